@@ -1,0 +1,1 @@
+"""Learning and scoring on the knowledge graph: data, splits, models, training, evaluation."""

@@ -1,0 +1,194 @@
+"""The only place that owns a Neo4j driver: explicit connect/close, batched writes, retried reads.
+
+Constructing a ``GraphConnection`` never touches the network; call ``connect()`` (or use it as a
+context manager). Transient failures are retried by the driver's managed transactions
+(``execute_read`` / ``execute_write``), so a batch is either written whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, LiteralString, TypeVar, cast
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from kg.errors import Neo4jUnavailableError, NotConnectedError
+
+T = TypeVar("T")
+Row = Mapping[str, Any]
+
+DEFAULT_BATCH_SIZE = 5_000
+
+
+@dataclass(frozen=True)
+class Neo4jCredentials:
+    """Where the server is and how to log in."""
+
+    uri: str = "bolt://127.0.0.1:7687"
+    user: str = "neo4j"
+    password: str = field(default="", repr=False)
+    database: str = "neo4j"
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    """What a batched write did, added up over its batches."""
+
+    rows: int = 0
+    batches: int = 0
+    nodes_created: int = 0
+    relationships_created: int = 0
+    properties_set: int = 0
+
+    def __add__(self, other: WriteSummary) -> WriteSummary:
+        return WriteSummary(
+            self.rows + other.rows,
+            self.batches + other.batches,
+            self.nodes_created + other.nodes_created,
+            self.relationships_created + other.relationships_created,
+            self.properties_set + other.properties_set,
+        )
+
+
+def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` rows."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class GraphConnection:
+    """A Neo4j driver's life cycle plus the few query shapes kgrec needs."""
+
+    def __init__(self, credentials: Neo4jCredentials) -> None:
+        self.credentials = credentials
+        self._driver: Driver | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def connect(self) -> GraphConnection:
+        """Open the driver and check that the server answers; raises Neo4jUnavailableError."""
+        if self._driver is not None:
+            return self
+        creds = self.credentials
+        driver = GraphDatabase.driver(creds.uri, auth=(creds.user, creds.password))
+        try:
+            driver.verify_connectivity()
+        except AuthError as exc:
+            driver.close()
+            raise Neo4jUnavailableError(
+                f"Neo4j at {creds.uri} refused user {creds.user!r}: check KGREC_NEO4J_USER / "
+                "KGREC_NEO4J_PASSWORD (a local server's password is in its state folder)"
+            ) from exc
+        except (ServiceUnavailable, OSError) as exc:
+            driver.close()
+            raise Neo4jUnavailableError(
+                f"No Neo4j answers at {creds.uri}: run `kgrec db start`, or set KGREC_NEO4J_URI "
+                f"to a running server ({exc})"
+            ) from exc
+        self._driver = driver
+        return self
+
+    def close(self) -> None:
+        """Close the driver; safe to call twice."""
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    def __enter__(self) -> GraphConnection:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def driver(self) -> Driver:
+        if self._driver is None:
+            raise NotConnectedError("GraphConnection is not connected: call connect() first")
+        return self._driver
+
+    # -- queries ------------------------------------------------------------------------------
+    def execute(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run one auto-committed statement (schema DDL, admin calls) and return its records."""
+        with self.driver.session(database=self.credentials.database) as session:
+            result = session.run(cast(LiteralString, cypher), dict(parameters or {}))
+            return [record.data() for record in result]
+
+    def read(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query in a retried read transaction and return its records as dicts."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(cast(LiteralString, cypher), dict(parameters or {}))]
+
+        with self.driver.session(database=self.credentials.database) as session:
+            return session.execute_read(work)
+
+    def read_stream(
+        self, cypher: str, parameters: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Stream records of a large read without holding them all (no retry: single pass)."""
+        with self.driver.session(database=self.credentials.database) as session:
+            for record in session.run(cast(LiteralString, cypher), dict(parameters or {})):
+                yield record.data()
+
+    def write(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> WriteSummary:
+        """Run one write statement in a retried write transaction."""
+
+        def work(tx: ManagedTransaction) -> WriteSummary:
+            counters = tx.run(cast(LiteralString, cypher), dict(parameters or {})).consume().counters
+            return WriteSummary(
+                rows=1,
+                batches=1,
+                nodes_created=counters.nodes_created,
+                relationships_created=counters.relationships_created,
+                properties_set=counters.properties_set,
+            )
+
+        with self.driver.session(database=self.credentials.database) as session:
+            return session.execute_write(work)
+
+    def write_batches(
+        self,
+        cypher: str,
+        rows: Iterable[Row],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        extra: Mapping[str, Any] | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> WriteSummary:
+        """UNWIND ``rows`` through ``cypher`` (which reads ``$rows``), one transaction per batch.
+
+        ``on_batch`` receives the size of each committed batch (for progress bars).
+        """
+        total = WriteSummary()
+        for chunk in batched(rows, batch_size):
+            summary = self.write(cypher, {**(extra or {}), "rows": [dict(r) for r in chunk]})
+            total = total + WriteSummary(
+                rows=len(chunk),
+                batches=1,
+                nodes_created=summary.nodes_created,
+                relationships_created=summary.relationships_created,
+                properties_set=summary.properties_set,
+            )
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return total
+
+    def count(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> int:
+        """Run a query that returns one row with one number."""
+        rows = self.read(cypher, parameters)
+        return int(next(iter(rows[0].values()))) if rows else 0
+
+    def clear(self, batch_size: int = 10_000) -> None:
+        """Delete every node and relationship, in batches (tests and benchmarks only)."""
+        self.execute(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $size ROWS",
+            {"size": batch_size},
+        )
+
+
+def rows_of(records: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
+    """The values of one column of query results."""
+    return [record[key] for record in records]

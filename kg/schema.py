@@ -1,0 +1,170 @@
+"""The fixed vocabulary of the knowledge graph: node labels, relationship types, keys, indexes.
+
+Labels and relationship types used in Cypher text come only from here, never from input; every
+value travels as a parameter. ``ensure_schema`` creates constraints and indexes idempotently.
+
+Graph (see docs/schema.md for the diagram)::
+
+    (User)-[:PLACED]->(Order)-[:CONTAINS {quantity, price}]->(Product)
+    (User)-[:PURCHASED {count, quantity, first, last}]->(Product)      derived from orders/interactions
+    (User)-[:RATED {rating, ts}]->(Product)
+    (User)-[:VIEWED {count, last}]->(Product)
+    (User)-[:ADDED_TO_CART {count, last}]->(Product)
+    (User)-[:HAS_ATTRIBUTE]->(Attribute {name, value})
+    (Product)-[:IN_CATEGORY]->(Category)-[:CHILD_OF]->(Category)
+    (Product)-[:MADE_BY]->(Brand)
+    (Product)-[:HAS_ATTRIBUTE]->(Attribute {name, value, derived})
+    (Bundle)-[:INCLUDES]->(Product)
+    (User)-[:INTERACTED_WITH {ts, count}]->(Bundle)
+    (Product)-[:BOUGHT_WITH {orders, support, confidence, lift}]->(Product)   derived from baskets
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from kg.errors import SchemaError
+
+if TYPE_CHECKING:
+    from kg.connection import GraphConnection
+
+
+class Label(StrEnum):
+    """Node labels."""
+
+    USER = "User"
+    PRODUCT = "Product"
+    CATEGORY = "Category"
+    BRAND = "Brand"
+    ATTRIBUTE = "Attribute"
+    ORDER = "Order"
+    BUNDLE = "Bundle"
+
+
+class Rel(StrEnum):
+    """Relationship types."""
+
+    PLACED = "PLACED"
+    CONTAINS = "CONTAINS"
+    PURCHASED = "PURCHASED"
+    RATED = "RATED"
+    VIEWED = "VIEWED"
+    ADDED_TO_CART = "ADDED_TO_CART"
+    IN_CATEGORY = "IN_CATEGORY"
+    CHILD_OF = "CHILD_OF"
+    MADE_BY = "MADE_BY"
+    HAS_ATTRIBUTE = "HAS_ATTRIBUTE"
+    INCLUDES = "INCLUDES"
+    INTERACTED_WITH = "INTERACTED_WITH"
+    BOUGHT_WITH = "BOUGHT_WITH"
+
+
+#: The property that identifies each node label (unique, required).
+NODE_KEYS: dict[Label, str] = {
+    Label.USER: "id",
+    Label.PRODUCT: "id",
+    Label.CATEGORY: "path",
+    Label.BRAND: "name",
+    Label.ATTRIBUTE: "key",
+    Label.ORDER: "id",
+    Label.BUNDLE: "id",
+}
+
+#: (source label, relationship, target label) triples the graph may contain.
+RELATIONS: tuple[tuple[Label, Rel, Label], ...] = (
+    (Label.USER, Rel.PLACED, Label.ORDER),
+    (Label.ORDER, Rel.CONTAINS, Label.PRODUCT),
+    (Label.USER, Rel.PURCHASED, Label.PRODUCT),
+    (Label.USER, Rel.RATED, Label.PRODUCT),
+    (Label.USER, Rel.VIEWED, Label.PRODUCT),
+    (Label.USER, Rel.ADDED_TO_CART, Label.PRODUCT),
+    (Label.USER, Rel.HAS_ATTRIBUTE, Label.ATTRIBUTE),
+    (Label.PRODUCT, Rel.IN_CATEGORY, Label.CATEGORY),
+    (Label.CATEGORY, Rel.CHILD_OF, Label.CATEGORY),
+    (Label.PRODUCT, Rel.MADE_BY, Label.BRAND),
+    (Label.PRODUCT, Rel.HAS_ATTRIBUTE, Label.ATTRIBUTE),
+    (Label.BUNDLE, Rel.INCLUDES, Label.PRODUCT),
+    (Label.USER, Rel.INTERACTED_WITH, Label.BUNDLE),
+    (Label.PRODUCT, Rel.BOUGHT_WITH, Label.PRODUCT),
+)
+
+#: Name of the Neo4j vector index over Product.embedding.
+PRODUCT_VECTOR_INDEX = "product_text_embedding"
+#: Name of the full-text index over product titles and descriptions.
+PRODUCT_FULLTEXT_INDEX = "product_text"
+
+
+@dataclass(frozen=True)
+class SchemaStatement:
+    """One idempotent DDL statement and what it is for."""
+
+    name: str
+    cypher: str
+
+
+def key_of(label: Label) -> str:
+    """The id property of ``label``; raises SchemaError for a label outside the schema."""
+    try:
+        return NODE_KEYS[Label(label)]
+    except (KeyError, ValueError) as exc:
+        raise SchemaError(f"{label!r} is not a node label of the kgrec schema: use kg.schema.Label") from exc
+
+
+def schema_statements() -> list[SchemaStatement]:
+    """Constraints and indexes, all ``IF NOT EXISTS`` so that running them twice changes nothing."""
+    statements = [
+        SchemaStatement(
+            f"{label.value.lower()}_{key}_unique",
+            f"CREATE CONSTRAINT {label.value.lower()}_{key}_unique IF NOT EXISTS "
+            f"FOR (n:{label.value}) REQUIRE n.{key} IS UNIQUE",
+        )
+        for label, key in NODE_KEYS.items()
+    ]
+    statements += [
+        SchemaStatement(
+            "order_timestamp",
+            "CREATE INDEX order_timestamp IF NOT EXISTS FOR (o:Order) ON (o.timestamp)",
+        ),
+        SchemaStatement(
+            "attribute_name_value",
+            "CREATE INDEX attribute_name_value IF NOT EXISTS FOR (a:Attribute) ON (a.name, a.value)",
+        ),
+        SchemaStatement(
+            "bundle_source",
+            "CREATE INDEX bundle_source IF NOT EXISTS FOR (b:Bundle) ON (b.source)",
+        ),
+        SchemaStatement(
+            "product_text_hash",
+            "CREATE INDEX product_text_hash IF NOT EXISTS FOR (p:Product) ON (p.text_hash)",
+        ),
+        SchemaStatement(
+            PRODUCT_FULLTEXT_INDEX,
+            f"CREATE FULLTEXT INDEX {PRODUCT_FULLTEXT_INDEX} IF NOT EXISTS "
+            "FOR (p:Product) ON EACH [p.title, p.description]",
+        ),
+    ]
+    return statements
+
+
+def vector_index_statement(dimensions: int) -> SchemaStatement:
+    """The cosine vector index over Product.embedding (created once vectors exist)."""
+    if dimensions <= 0:
+        raise SchemaError(f"vector dimensions must be positive, got {dimensions}")
+    return SchemaStatement(
+        PRODUCT_VECTOR_INDEX,
+        f"CREATE VECTOR INDEX {PRODUCT_VECTOR_INDEX} IF NOT EXISTS "
+        "FOR (p:Product) ON (p.embedding) OPTIONS {indexConfig: {"
+        f"`vector.dimensions`: {int(dimensions)}, `vector.similarity_function`: 'cosine'}}}}",
+    )
+
+
+def ensure_schema(conn: GraphConnection) -> list[str]:
+    """Create every constraint and index that is missing; returns the statement names run."""
+    names = []
+    for statement in schema_statements():
+        conn.execute(statement.cypher)
+        names.append(statement.name)
+    conn.execute("CALL db.awaitIndexes(300)")
+    return names
