@@ -1,7 +1,8 @@
 """Shared fixtures: one real Neo4j test server per run, on its own ports and state folder.
 
 The server is the project's own (``kg.local_server``), never a mock. Set
-``KGREC_TEST_NEO4J_URI`` / ``KGREC_TEST_NEO4J_PASSWORD`` to run against another real server.
+``KGREC_TEST_NEO4J_URI`` / ``KGREC_TEST_NEO4J_PASSWORD`` to run against another real server, or
+``KGREC_TEST_STATE_DIR`` / ``KGREC_TEST_BOLT_PORT`` / ``KGREC_TEST_HTTP_PORT`` to run a second one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from kg.connection import GraphConnection, Neo4jCredentials
 from kg.local_server import LocalNeo4j, ServerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_STATE = ROOT / ".kgrec" / "test-neo4j"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
@@ -25,7 +25,7 @@ def test_server() -> LocalNeo4j:
     """The test server, started once (or reused if it already runs) and left running."""
     server = LocalNeo4j(
         ServerConfig(
-            state_dir=TEST_STATE,
+            state_dir=Path(os.environ.get("KGREC_TEST_STATE_DIR", ROOT / ".kgrec" / "test-neo4j")),
             bolt_port=int(os.environ.get("KGREC_TEST_BOLT_PORT", "7688")),
             http_port=int(os.environ.get("KGREC_TEST_HTTP_PORT", "7475")),
             heap="1g",
