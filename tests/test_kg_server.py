@@ -66,3 +66,39 @@ def test_key_of_rejects_unknown_labels() -> None:
     assert key_of(Label.CATEGORY) == "path"
     with pytest.raises(SchemaError, match="not a node label"):
         key_of("Robert'); DROP")  # type: ignore[arg-type]
+
+
+def test_http_connector_serves_the_browser(test_server: LocalNeo4j) -> None:
+    import json
+    import os
+    import urllib.request
+
+    if os.environ.get("KGREC_TEST_NEO4J_URI"):
+        pytest.skip("an external server is under test")
+    base = f"http://127.0.0.1:{test_server.config.http_port}"
+    with urllib.request.urlopen(f"{base}/", timeout=10) as response:
+        discovery = json.load(response)
+    assert discovery["neo4j_version"].startswith("5.")
+    with urllib.request.urlopen(f"{base}/browser/", timeout=10) as response:
+        assert response.status == 200
+        assert b"<html" in response.read(2000).lower()
+
+
+def test_stop_is_clean_and_data_survives_a_restart(tmp_path) -> None:
+    from kg.local_server import ServerConfig
+
+    server = LocalNeo4j(ServerConfig(state_dir=tmp_path / "srv", bolt_port=7698, http_port=7498,
+                                     heap="512m", pagecache="64m"))
+    assert not server.status().running
+    try:
+        server.start()
+        with GraphConnection(server.credentials()) as conn:
+            conn.write("MERGE (:User {id: 'survivor'})")
+        assert server.stop() is True
+        assert not server.status().running
+        server.start()
+        with GraphConnection(server.credentials()) as conn:
+            assert conn.count("MATCH (u:User {id: 'survivor'}) RETURN count(u) AS n") == 1
+    finally:
+        server.stop()
+    assert server.stop() is False

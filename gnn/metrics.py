@@ -1,0 +1,145 @@
+r"""Full-ranking top-K metrics, accumulated batch by batch over users.
+
+For a user :math:`u` with relevant (held-out) items :math:`R_u` and the model's ranking of all
+unmasked items, :math:`\mathrm{rel}_u(r) \in \{0, 1\}` says whether the item at rank :math:`r`
+(1-based) is relevant:
+
+.. math::
+    \mathrm{Recall@K} = \frac{\sum_{r \le K} \mathrm{rel}_u(r)}{|R_u|}, \quad
+    \mathrm{Precision@K} = \frac{\sum_{r \le K} \mathrm{rel}_u(r)}{K}, \quad
+    \mathrm{Hit@K} = \max_{r \le K} \mathrm{rel}_u(r)
+
+.. math::
+    \mathrm{NDCG@K} = \frac{\sum_{r \le K} \mathrm{rel}_u(r) / \log_2(r + 1)}
+                           {\sum_{r \le \min(|R_u|, K)} 1 / \log_2(r + 1)}
+
+.. math::
+    \mathrm{MRR} = \frac{1}{r^*_u}, \quad
+    r^*_u = 1 + |\{ j \text{ unmasked} : s_{uj} > \max_{i \in R_u} s_{ui} \}|
+    \quad \text{(full ranking, no cut-off)}, \qquad
+    \mathrm{MRR@K} = \mathrm{MRR} \cdot [r^*_u \le K]
+
+Every metric is averaged over the evaluated users (those with :math:`|R_u| > 0`).
+``coverage@K`` is the share of the catalogue that appears in at least one user's top K.
+
+The per-user formulas are PyG's ``torch_geometric.metrics`` (``LinkPredRecall``,
+``LinkPredNDCG``, ``LinkPredPrecision``, ``LinkPredHitRatio``, ``LinkPredMRR``,
+``LinkPredCoverage``); ``tests/test_metrics.py`` checks each against hand-computed cases. Ties
+in the full-ranking MRR are resolved in the model's favour (only strictly higher scores count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch_geometric.metrics import (
+    LinkPredCoverage,
+    LinkPredHitRatio,
+    LinkPredMetricCollection,
+    LinkPredMRR,
+    LinkPredNDCG,
+    LinkPredPrecision,
+    LinkPredRecall,
+)
+
+from kg.errors import KgrecError
+
+DEFAULT_KS: tuple[int, ...] = (10, 20, 50)
+
+_PER_USER = {
+    "recall": LinkPredRecall,
+    "ndcg": LinkPredNDCG,
+    "precision": LinkPredPrecision,
+    "hit": LinkPredHitRatio,
+    "mrr": LinkPredMRR,
+}
+
+
+class MetricsError(KgrecError):
+    """Metric inputs are inconsistent (shapes, ids out of range, K larger than the catalogue)."""
+
+
+def metric_names(ks: Sequence[int] = DEFAULT_KS) -> list[str]:
+    """The names a :class:`RankingAccumulator` reports, e.g. ``recall@20``, ``mrr``."""
+    names = [f"{m}@{k}" for k in ks for m in (*_PER_USER, "coverage")]
+    return [*names, "mrr"]
+
+
+class RankingAccumulator:
+    """Collects top-K metrics over batches of users; ``compute()`` returns name → value.
+
+    ``update(scores, target_rows, target_items)`` takes a ``[B, num_items]`` score matrix in
+    which masked items are already ``-inf`` and the relevant pairs in COO form (row within the
+    batch, item id). Rows without any relevant item are ignored by every metric.
+    """
+
+    def __init__(self, num_items: int, ks: Sequence[int] = DEFAULT_KS) -> None:
+        if not ks or min(ks) <= 0:
+            raise MetricsError(f"cut-offs must be positive integers, got {list(ks)}")
+        if max(ks) > num_items:
+            raise MetricsError(f"K={max(ks)} exceeds the catalogue of {num_items} items; "
+                               "pass smaller ks")
+        self.num_items = num_items
+        self.ks = tuple(sorted(set(ks)))
+        self.max_k = max(self.ks)
+        metrics: dict[str, torch.nn.Module] = {}
+        for k in self.ks:
+            for name, cls in _PER_USER.items():
+                metrics[f"{name}@{k}"] = cls(k)
+            metrics[f"coverage@{k}"] = LinkPredCoverage(k, num_items)
+        self._collection = LinkPredMetricCollection(metrics)  # type: ignore[arg-type]
+        self._rr_sum = 0.0
+        self._num_users = 0
+
+    @property
+    def num_users(self) -> int:
+        """Users with at least one relevant item seen so far."""
+        return self._num_users
+
+    def update(self, scores: Tensor, target_rows: Tensor, target_items: Tensor) -> None:
+        """Add one batch: ``scores`` ``[B, N]`` (masked = ``-inf``), targets as COO pairs."""
+        if scores.dim() != 2 or scores.size(1) != self.num_items:
+            raise MetricsError(f"scores must be [B, {self.num_items}], got {tuple(scores.shape)}")
+        if target_rows.numel() and (int(target_rows.max()) >= scores.size(0)
+                                    or int(target_items.max()) >= self.num_items):
+            raise MetricsError("a target row or item id is out of range of the score matrix")
+        scores = scores.float()
+        target_rows, target_items = _unique_pairs(target_rows.long(), target_items.long(),
+                                                  self.num_items)
+        top = scores.topk(self.max_k, dim=1).indices
+        # Only rows with targets enter the coverage as well, so every metric sees the same users.
+        has_target = torch.zeros(scores.size(0), dtype=torch.bool, device=scores.device)
+        has_target[target_rows] = True
+        rows = has_target.nonzero().view(-1)
+        remap = torch.full((scores.size(0),), -1, dtype=torch.long, device=scores.device)
+        remap[rows] = torch.arange(rows.numel(), device=scores.device)
+        self._collection.update(top[rows], torch.stack([remap[target_rows], target_items]))
+        self._rr_sum += float(full_reciprocal_rank(scores, target_rows, target_items)[rows].sum())
+        self._num_users += int(rows.numel())
+
+    def compute(self) -> dict[str, float]:
+        """Mean of every metric over the users seen (0.0 for all when none were seen)."""
+        out = {name: float(value) for name, value in self._collection.compute().items()}
+        ordered = {name: out[name] for name in metric_names(self.ks) if name in out}
+        ordered["mrr"] = self._rr_sum / self._num_users if self._num_users else 0.0
+        return ordered
+
+
+def full_reciprocal_rank(scores: Tensor, target_rows: Tensor, target_items: Tensor) -> Tensor:
+    """``[B]`` reciprocal rank of each row's best-scored relevant item over the full ranking.
+
+    Rows without targets get 0. Masked items (``-inf``) never outrank a finite target.
+    """
+    best = torch.full((scores.size(0),), float("-inf"), dtype=scores.dtype, device=scores.device)
+    best = best.scatter_reduce(0, target_rows, scores[target_rows, target_items], reduce="amax")
+    above = (scores > best.unsqueeze(1)).sum(dim=1)
+    rr = 1.0 / (above.to(scores.dtype) + 1.0)
+    return torch.where(torch.isfinite(best), rr, torch.zeros_like(rr))
+
+
+def _unique_pairs(rows: Tensor, items: Tensor, num_items: int) -> tuple[Tensor, Tensor]:
+    """Drop duplicated (row, item) pairs so that |R_u| counts distinct items."""
+    key = torch.unique(rows * num_items + items)
+    return key // num_items, key % num_items
