@@ -8,7 +8,10 @@ Recall@20 / NDCG@20 from ``gnn.metrics`` (binary relevance, log2(rank+1), DCG/ID
     .venv/bin/python -m bench.bundle_youshu --epochs 5      # smoke run
 
 Models: ``gnn`` (gnn.models.bundle_gnn.CrossViewBundleModel), ``popularity`` (training bundle
-counts) and ``item-overlap`` (share of the bundle's items the user interacted with).
+counts), ``item-overlap`` (share of the bundle's items the user interacted with) and
+``gnn+popularity`` (the GNN score plus alpha * log(1 + training count), alpha chosen on tune).
+``gnn-item-view`` is the same trained GNN scoring every bundle as if it were new (from its items
+only, ``score_new_bundles``): how well unseen bundles are ranked without retraining.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import numpy as np
 import torch
 import typer
 
-from bench.common import SHARED_DATA, Result, write_results
-from gnn.contract import Interactions, RecModel, TrainBatch
+from bench.common import ROOT, SHARED_DATA, Result, write_results
+from gnn.contract import Interactions, RecModel
 from gnn.metrics import RankingAccumulator
 from gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
 
 DATA = SHARED_DATA / "youshu"
 KS = (20,)
+CACHE = ROOT / ".kgrec" / "bench-cache"
 
 
 @dataclass(frozen=True)
@@ -134,34 +138,17 @@ def train_gnn(data: Youshu, config: BundleModelConfig, epochs: int, lr: float, l
     train = Interactions(data.num_users, data.num_bundles, torch.from_numpy(data.train))
     model.fit(train)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=l2)
-    seen = set((data.train[0] * data.num_bundles + data.train[1]).tolist())
     best, best_state, bad, epoch_times, started = -1.0, None, 0, [], time.time()
     tune_metrics: dict[str, float] = {}
     epoch = 0
     for epoch in range(1, epochs + 1):
         t0 = time.time()
-        model.train()
-        model.resample_graphs()
-        order = rng.permutation(data.train.shape[1])
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            users, pos = data.train[0, idx], data.train[1, idx]
-            neg = rng.integers(0, data.num_bundles, len(idx))
-            for k in np.flatnonzero([u * data.num_bundles + n in seen for u, n in zip(users, neg)]):
-                while users[k] * data.num_bundles + neg[k] in seen:
-                    neg[k] = rng.integers(0, data.num_bundles)
-            loss = model.loss(TrainBatch(torch.from_numpy(users), torch.from_numpy(pos),
-                                         torch.from_numpy(neg)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss) * len(idx)
+        loss = model.train_epoch(opt, rng, batch_size)
         epoch_times.append(time.time() - t0)
         if epoch % eval_every == 0 or epoch == epochs:
             model.eval()
             metrics = evaluate(model.score_all, data.num_bundles, data.train, data.tune)
-            log(f"epoch {epoch:3d} loss {total / len(order):.4f} tune recall@20 "
+            log(f"epoch {epoch:3d} loss {loss:.4f} tune recall@20 "
                 f"{metrics['recall@20']:.4f} ndcg@20 {metrics['ndcg@20']:.4f} "
                 f"({np.mean(epoch_times):.2f}s/epoch)")
             if metrics["recall@20"] > best:
@@ -181,11 +168,27 @@ def train_gnn(data: Youshu, config: BundleModelConfig, epochs: int, lr: float, l
     return model, tune_metrics, float(np.mean(epoch_times)), epoch
 
 
+def popularity_fusion(model: CrossViewBundleModel, data: Youshu, train: Interactions) -> list[Result]:
+    """``gnn+popularity``: :math:`s + \\alpha \\log(1 + n_b)`, alpha chosen on tune (never test)."""
+    log_pop = torch.log1p(torch.bincount(train.edge_index[1], minlength=data.num_bundles).float())
+    best: tuple[float, float, dict[str, float]] = (-1.0, 0.0, {})
+    for alpha in (0.0, 0.05, 0.1, 0.2, 0.4, 0.8):
+        m = evaluate(lambda u, a=alpha: model.score_all(u) + a * log_pop, data.num_bundles, data.train, data.tune)
+        print(f"gnn+popularity alpha {alpha}: tune recall@20 {m['recall@20']:.4f}")
+        if m["recall@20"] > best[0]:
+            best = (m["recall@20"], alpha, m)
+    alpha = best[1]
+    test = evaluate(lambda u: model.score_all(u) + alpha * log_pop, data.num_bundles, data.train, data.test)
+    name = "gnn+popularity"
+    return ([Result(name, "tune", k, v) for k, v in best[2].items()]
+            + [Result(name, "test", k, v) for k, v in test.items()] + [Result(name, "tune", "alpha", alpha)])
+
+
 def main(epochs: int = 100, dim: int = 64, layers: int = 1, lr: float = 1e-3, l2: float = 1e-4,
          cl_weight: float = 0.04, temperature: float = 0.25, edge_drop: float = 0.2,
          batch_size: int = 2048, eval_every: int = 5, patience: int = 4,
          budget_s: float = 1500.0, seed: int = 42, threads: int = 2,
-         write: bool = True) -> None:
+         write: bool = True, tag: str = "") -> None:
     """Train and evaluate every model; write bench/results/bundle-youshu.json."""
     torch.set_num_threads(threads)
     data = load_youshu()
@@ -205,12 +208,20 @@ def main(epochs: int = 100, dim: int = 64, layers: int = 1, lr: float = 1e-3, l2
                                           patience, budget_s)
     train_s = time.time() - t0
     test = evaluate(model.score_all, data.num_bundles, data.train, data.test)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), CACHE / f"bundle-youshu-gnn{tag and '-' + tag}.pt")
     results += [Result("gnn", "tune", k, v) for k, v in tune.items()]
     results += [Result("gnn", "test", k, v) for k, v in test.items()]
+    results += popularity_fusion(model, data, train)
+    with torch.no_grad():  # the score a NEW bundle gets: items only, no bundle node
+        u_i, _, b_i, u_b, _ = model.views(training=False)
+    for split, target in (("tune", data.tune), ("test", data.test)):
+        m = evaluate(lambda u: (u_i[u] + u_b[u]) @ b_i.T, data.num_bundles, data.train, target)
+        results += [Result("gnn-item-view", split, k, v) for k, v in m.items()]
     results += [Result("gnn", "train", "epoch_s", epoch_s), Result("gnn", "train", "epochs", ran),
                 Result("gnn", "train", "train_s", train_s)]
     if write:
-        write_results("bundle-youshu", "youshu", results)
+        write_results("bundle-youshu" + (f"-{tag}" if tag else ""), "youshu", results)
     else:
         from bench.common import print_table
 

@@ -10,6 +10,7 @@ Only ``products.csv`` is required. Columns beyond the known ones are kept as pro
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -90,6 +91,8 @@ class CanonicalTables:
     dropped: dict[str, int] = field(default_factory=dict)
     #: Duplicate keys of these files are merged (quantities summed) instead of quarantined.
     merge_duplicates: frozenset[str] = frozenset()
+    #: Records whose field count did not match the header: file name → [(line, fields)].
+    malformed: dict[str, list[tuple[int, list[str]]]] = field(default_factory=dict)
 
     def present(self) -> list[tuple[str, pd.DataFrame]]:
         """(name, frame) of every file present, in write order."""
@@ -159,6 +162,35 @@ def with_lines(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def read_csv_file(path: Path, spec: FileSpec) -> tuple[pd.DataFrame, list[tuple[int, list[str]]]]:
+    """All-text rows of one canonical file with their physical line numbers, plus malformed records.
+
+    A record whose field count differs from the header's is returned apart (line, fields) so that
+    it is quarantined instead of failing the whole file; blank lines are skipped.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [c.strip() for c in next(reader, [])]
+            check_header(spec, header, str(path))
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            malformed: list[tuple[int, list[str]]] = []
+            start = reader.line_num + 1
+            for record in reader:
+                if len(record) == len(header):
+                    rows.append(record)
+                    lines.append(start)
+                elif record:
+                    malformed.append((start, record))
+                start = reader.line_num + 1
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise IngestError(f"{path} is not a readable UTF-8 CSV file ({exc}); fix or re-export it") from exc
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
+    frame.insert(0, LINE, pd.Series(lines, dtype="int64"))
+    return frame, malformed
+
+
 def read_folder(folder: Path) -> CanonicalTables:
     """Read the canonical CSVs of ``folder``; IngestError when products.csv or a header is wrong."""
     folder = Path(folder)
@@ -167,18 +199,14 @@ def read_folder(folder: Path) -> CanonicalTables:
     if not (folder / "products.csv").is_file():
         raise IngestError(f"{folder} has no products.csv: every canonical folder needs one (see docs/ingest.md)")
     frames: dict[str, pd.DataFrame] = {}
+    malformed: dict[str, list[tuple[int, list[str]]]] = {}
     for name, spec in SPECS.items():
         path = folder / spec.filename
-        if not path.is_file():
-            continue
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise IngestError(f"{path} is not a readable UTF-8 CSV file with a header ({exc}); fix it") from exc
-        frame.columns = [str(c).strip() for c in frame.columns]
-        check_header(spec, list(frame.columns), str(path))
-        frames[name] = with_lines(frame)
-    return CanonicalTables(**frames)  # type: ignore[arg-type]
+        if path.is_file():
+            frames[name], bad = read_csv_file(path, spec)
+            if bad:
+                malformed[name] = bad
+    return CanonicalTables(**frames, malformed=malformed)  # type: ignore[arg-type]
 
 
 def write_folder(tables: CanonicalTables, folder: Path) -> list[Path]:

@@ -20,6 +20,7 @@ from ingest.canonical import (
     CATEGORY_SEPARATOR,
     INTERACTION_TYPES,
     LINE,
+    MULTI_VALUE_SEPARATOR,
     SPECS,
     CanonicalTables,
     FileSpec,
@@ -41,10 +42,11 @@ DUPLICATE_KEY = "duplicate_key"
 UNKNOWN_PRODUCT = "unknown_product"
 UNKNOWN_ORDER = "unknown_order"
 UNKNOWN_BUNDLE = "unknown_bundle"
+BAD_FIELD_COUNT = "bad_field_count"
 
 REASONS: tuple[str, ...] = (
     MISSING_FIELD, BAD_NUMBER, NONPOSITIVE_QUANTITY, PRICE_OUT_OF_RANGE, RATING_OUT_OF_RANGE, BAD_TIMESTAMP,
-    TIMESTAMP_OUT_OF_RANGE, BAD_TYPE, DUPLICATE_KEY, UNKNOWN_PRODUCT, UNKNOWN_ORDER, UNKNOWN_BUNDLE,
+    TIMESTAMP_OUT_OF_RANGE, BAD_TYPE, DUPLICATE_KEY, UNKNOWN_PRODUCT, UNKNOWN_ORDER, UNKNOWN_BUNDLE, BAD_FIELD_COUNT,
 )
 
 MAX_PRICE = 1_000_000.0
@@ -139,7 +141,10 @@ class _Checker:
         unknown = sorted(set(ids[self.ok & ~ids.isin(known)].unique()))
         if unknown:
             known = known | lookup(kind, unknown)
-        self.fail(~ids.isin(known), reason, f"{column} " + ids + f" is neither in this input nor in the graph")
+        missing = ~ids.isin(known) & self.ok
+        detail = pd.Series("", index=ids.index, dtype=object)
+        detail[missing] = f"{column} " + ids[missing] + " is neither in this input nor in the graph"
+        self.fail(missing, reason, detail)
 
 
 def _rejected(name: str, frame: pd.DataFrame, checker: _Checker) -> pd.DataFrame:
@@ -154,10 +159,13 @@ def _rejected(name: str, frame: pd.DataFrame, checker: _Checker) -> pd.DataFrame
     })
 
 
-def _normalise_category(path: pd.Series) -> pd.Series:
-    """``'A>B >  C'`` → ``'A > B > C'`` (segments stripped, empty segments dropped)."""
-    parts = path.str.split(">")
-    return parts.map(lambda ps: CATEGORY_SEPARATOR.join(p.strip() for p in ps if p.strip()))
+def _normalise_category(paths: pd.Series) -> pd.Series:
+    """``'A>B >  C'`` → ``'A > B > C'`` (segments stripped, empty ones dropped); ``|`` separates paths."""
+    def normal(text: str) -> str:
+        cleaned = (CATEGORY_SEPARATOR.join(s.strip() for s in path.split(">") if s.strip())
+                   for path in text.split(MULTI_VALUE_SEPARATOR))
+        return MULTI_VALUE_SEPARATOR.join(dict.fromkeys(p for p in cleaned if p))
+    return paths.map(normal)
 
 
 def _finish(name: str, frame: pd.DataFrame, checker: _Checker, typed: dict[str, pd.Series]) -> FileValidation:
@@ -202,7 +210,8 @@ def validate_tables(tables: CanonicalTables, lookup: Lookup = no_graph,
             typed = {"timestamp": check.timestamp("timestamp", True, now_ts)}
         elif name == "order_items":
             quantity = check.number("quantity", required=True)
-            check.fail(quantity.notna() & (quantity != np.floor(quantity)), BAD_NUMBER, "quantity is not a whole number")
+            whole = quantity.isna() | (quantity == np.floor(quantity))
+            check.fail(~whole, BAD_NUMBER, "quantity is not a whole number")
             check.fail(quantity <= 0, NONPOSITIVE_QUANTITY, "quantity must be at least 1")
             price = check.number("price", required=False)
             check.fail((price < 0) | (price > MAX_PRICE), PRICE_OUT_OF_RANGE, "price must be within 0..1e6")
@@ -227,6 +236,8 @@ def validate_tables(tables: CanonicalTables, lookup: Lookup = no_graph,
         if not merge:
             check.fail(duplicates, DUPLICATE_KEY, "same " + "+".join(spec.key) + " as an earlier row")
         result = _finish(name, frame, check, typed)
+        if tables.malformed.get(name):
+            result = _with_malformed(result, tables.malformed[name])
         if merge and duplicates.any():
             result = _merge(result, spec, int(duplicates.sum()))
         out[name] = result
@@ -238,6 +249,18 @@ def validate_tables(tables: CanonicalTables, lookup: Lookup = no_graph,
         elif name == "bundles":
             known["bundle"] |= set(ids["bundle_id"])
     return out
+
+
+def _with_malformed(result: FileValidation, records: list[tuple[int, list[str]]]) -> FileValidation:
+    """Count and quarantine records whose field count did not match the header."""
+    rows = pd.DataFrame({
+        "file": f"{result.name}.csv", "line": [line for line, _ in records], "reason": BAD_FIELD_COUNT,
+        "detail": [f"{len(fields)} fields, the header has a different number" for _, fields in records],
+        "raw": [json.dumps(fields, ensure_ascii=False) for _, fields in records],
+    })
+    rejected = pd.concat([result.rejected, rows], ignore_index=True).sort_values("line", kind="stable")
+    return FileValidation(result.name, result.read + len(records), result.accepted,
+                          rejected.reset_index(drop=True), result.merged)
 
 
 def _merge(result: FileValidation, spec: FileSpec, merged: int) -> FileValidation:

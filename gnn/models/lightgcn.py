@@ -23,6 +23,8 @@ In eval mode the propagated embeddings are computed once and cached until the ne
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 from torch_geometric.nn.models import LightGCN
@@ -42,7 +44,10 @@ def normalized_adjacency(train: Interactions) -> Tensor:
     dinv = deg.pow(-0.5)
     dinv[torch.isinf(dinv)] = 0.0
     val = dinv[row] * dinv[col]
-    return torch.sparse_coo_tensor(torch.stack([row, col]), val, (n, n)).coalesce().to_sparse_csr()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        coo = torch.sparse_coo_tensor(torch.stack([row, col]), val, (n, n), check_invariants=False)
+        return coo.coalesce().to_sparse_csr()
 
 
 class LightGCNRec(RecModel):

@@ -1,0 +1,212 @@
+"""Basket completion on UCI Online Retail: hide one item of each later basket, rank all products.
+
+Protocol: invoices cleaned by the ingest reader (``ingest.sources.online_retail.clean_lines``: no
+missing customers, cancellations, non-sale invoices, non-product codes, non-positive quantities or
+negative prices; repeated lines merged) sorted by time; the last ``test_share`` of invoices is the test period. Each
+test basket with at least 2 products known from training hides one of them (seeded) and ranks
+every training product given the rest (basket items masked). HitRate@10 and MRR (full ranking,
+``gnn.metrics``). The ``gnn`` epoch count is chosen on the last ``valid_share`` of the training
+period (the model is then refitted on the whole training period for that many epochs).
+
+    .venv/bin/python -m bench.basket_online_retail
+
+Models: ``gnn`` (gnn.models.bundle_gnn.CoPurchaseGNN: LightGCN over the training co-purchase
+graph with MiniLM text features), ``lift`` (sum of lift(a, j) over basket items a, pairs in >= 2
+training baskets), ``confidence`` (sum of confidence a→j), ``text`` (mean cosine of MiniLM
+vectors) and ``popularity``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import typer
+from scipy import sparse
+
+from bench.common import ROOT, SHARED_DATA, Result, write_results
+from gnn.metrics import RankingAccumulator
+from gnn.models.bundle_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
+
+CSV = SHARED_DATA / "online-retail" / "online_retail.csv.gz"
+CACHE = ROOT / ".kgrec" / "bench-cache"
+
+
+@dataclass(frozen=True)
+class BasketSplit:
+    """Baskets as lists of product indices; ``titles[i]`` is product ``i``'s description."""
+
+    products: list[str]
+    titles: list[str]
+    train: list[list[int]]
+    test_context: list[list[int]]
+    test_target: list[int]
+
+
+def load_invoices(path: Path = CSV) -> pd.DataFrame:
+    """Clean invoice lines via the ingest reader (ingest.sources.online_retail): one row per
+    (invoice, product) with the invoice time."""
+    from ingest.sources.online_retail import clean_lines, read_raw
+
+    lines, _ = clean_lines(read_raw(path.parent))
+    return lines.assign(InvoiceDate=pd.to_datetime(lines["InvoiceDate"]))
+
+
+def split_baskets(df: pd.DataFrame, test_share: float, seed: int) -> BasketSplit:
+    """Temporal split by invoice time; test baskets hide one known item (seeded)."""
+    times = df.groupby("InvoiceNo")["InvoiceDate"].min().sort_values(kind="stable")
+    cut = int(len(times) * (1 - test_share))
+    train_ids, test_ids = set(times.index[:cut]), list(times.index[cut:])
+    train_df = df[df["InvoiceNo"].isin(train_ids)]
+    products = sorted(train_df["StockCode"].unique())
+    index = {p: i for i, p in enumerate(products)}
+    titles_map = train_df.groupby("StockCode")["Description"].agg(lambda s: str(s.dropna().iloc[0])
+                                                                  if s.notna().any() else "")
+    grouped = df.groupby("InvoiceNo")["StockCode"].agg(list)
+    train = [[index[p] for p in grouped[i]] for i in times.index[:cut]]
+    rng = np.random.default_rng(seed)
+    contexts, targets = [], []
+    for invoice in test_ids:
+        known = [index[p] for p in grouped[invoice] if p in index]
+        if len(known) < 2:
+            continue
+        hide = int(rng.integers(len(known)))
+        targets.append(known[hide])
+        contexts.append(known[:hide] + known[hide + 1:])
+    return BasketSplit(products, [titles_map[p] for p in products], train, contexts, targets)
+
+
+def basket_matrix(baskets: list[list[int]], n: int) -> sparse.csr_matrix:
+    rows = np.repeat(np.arange(len(baskets)), [len(b) for b in baskets])
+    cols = np.fromiter((i for b in baskets for i in b), dtype=np.int64, count=len(rows))
+    x = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), (len(baskets), n))
+    x.data[:] = 1.0
+    return x
+
+
+def pair_scores(train: list[list[int]], n: int, min_orders: int = 2) -> dict[str, np.ndarray]:
+    """Dense ``[n, n]`` lift and confidence (a→j) from training baskets, kg.copurchase formulas."""
+    x = basket_matrix(train, n)
+    together = (x.T @ x).toarray()
+    np.fill_diagonal(together, 0)
+    together[together < min_orders] = 0
+    per = np.asarray(x.sum(0)).ravel().clip(min=1)
+    lift = together * len(train) / np.outer(per, per)
+    conf = together / per[:, None]
+    return {"lift": lift.astype(np.float32), "confidence": conf.astype(np.float32),
+            "popularity": per.astype(np.float32)}
+
+
+def text_vectors(titles: list[str]) -> np.ndarray:
+    """MiniLM vectors of cleaned titles (kg.embeddings), cached under .kgrec/bench-cache."""
+    from kg.embeddings import TextEncoder, clean_text, text_hash
+
+    texts = [clean_text(t) or "product" for t in titles]
+    path = CACHE / f"online-retail-text-{text_hash(chr(10).join(texts))}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = TextEncoder(device="cpu").encode(texts)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def evaluate(score_fn, contexts: list[list[int]], targets: list[int], n: int,
+             batch: int = 512) -> dict[str, float]:
+    """HitRate@10 and full-ranking MRR; basket items are masked before ranking."""
+    acc = RankingAccumulator(n, ks=(10,))
+    for start in range(0, len(contexts), batch):
+        ctx, tgt = contexts[start:start + batch], targets[start:start + batch]
+        scores = torch.as_tensor(score_fn(ctx), dtype=torch.float32).clone()
+        rows = np.repeat(np.arange(len(ctx)), [len(c) for c in ctx])
+        scores[torch.from_numpy(rows), torch.tensor([i for c in ctx for i in c])] = float("-inf")
+        acc.update(scores, torch.arange(len(ctx)), torch.tensor(tgt))
+    out = acc.compute()
+    return {"hit@10": out["hit@10"], "mrr": out["mrr"]}
+
+
+def matrix_scorer(matrix: np.ndarray):
+    """Score = sum over basket items a of ``matrix[a, j]``."""
+    m = torch.from_numpy(matrix)
+    return lambda ctx: torch.stack([m[torch.tensor(c)].sum(0) for c in ctx])
+
+
+def train_gnn(split: BasketSplit, text: np.ndarray, config: CoPurchaseConfig, max_epochs: int,
+              valid_share: float, log=print) -> tuple[CoPurchaseGNN, int, float]:
+    """Pick the epoch count on a temporal validation slice, then refit on all training baskets."""
+    n = len(split.products)
+    cut = int(len(split.train) * (1 - valid_share))
+    fit, valid = split.train[:cut], split.train[cut:]
+    rng = np.random.default_rng(config.seed + 1)
+    v_ctx, v_tgt = [], []
+    for b in valid:
+        if len(b) >= 2:
+            k = int(rng.integers(len(b)))
+            v_tgt.append(b[k])
+            v_ctx.append(b[:k] + b[k + 1:])
+    text_t = torch.from_numpy(text)
+    model = CoPurchaseGNN(CoPurchaseCounts.from_baskets(fit, n), text_t, config)
+    best = {"mrr": -1.0, "epoch": 0}
+    times: list[float] = []
+    last = [time.time()]
+
+    def on_epoch(epoch: int, loss: float) -> bool:
+        times.append(time.time() - last[0])
+        m = evaluate(model.score_baskets, v_ctx, v_tgt, n)
+        model.train()
+        log(f"epoch {epoch:2d} loss {loss:.3f} valid hit@10 {m['hit@10']:.4f} mrr {m['mrr']:.4f}")
+        if m["mrr"] > best["mrr"]:
+            best.update(mrr=m["mrr"], epoch=epoch)
+        last[0] = time.time()
+        return epoch - best["epoch"] < 3
+
+    model.fit_baskets(fit, max_epochs, on_epoch)
+    log(f"best epoch {best['epoch']} (valid mrr {best['mrr']:.4f}); refitting on all training baskets")
+    final = CoPurchaseGNN(CoPurchaseCounts.from_baskets(split.train, n), text_t, config)
+    final.fit_baskets(split.train, int(best["epoch"]))
+    return final, int(best["epoch"]), float(np.mean(times))
+
+
+def main(test_share: float = 0.1, valid_share: float = 0.1, max_epochs: int = 20, dim: int = 64,
+         layers: int = 2, neighbours: int = 64, lr: float = 0.02, evidence: bool = True, seed: int = 42,
+         threads: int = 2, write: bool = True) -> None:
+    """Run every model and write bench/results/basket-online-retail.json."""
+    torch.set_num_threads(threads)
+    split = split_baskets(load_invoices(), test_share, seed)
+    n = len(split.products)
+    print(f"Online Retail: {n} training products, {len(split.train)} training baskets, "
+          f"{len(split.test_target)} test baskets with a hidden known item")
+    text = text_vectors(split.titles)
+    pairs = pair_scores(split.train, n)
+    text_t = torch.from_numpy(text)
+    scorers = {
+        "lift": matrix_scorer(pairs["lift"]),
+        "confidence": matrix_scorer(pairs["confidence"]),
+        "text": lambda ctx: torch.stack([text_t[torch.tensor(c)].mean(0) for c in ctx]) @ text_t.T,
+        "popularity": lambda ctx: torch.from_numpy(pairs["popularity"]).expand(len(ctx), -1),
+    }
+    config = CoPurchaseConfig(dim=dim, layers=layers, neighbours=neighbours, lr=lr, evidence=evidence,
+                              seed=seed)
+    t0 = time.time()
+    model, epochs, epoch_s = train_gnn(split, text, config, max_epochs, valid_share)
+    scorers = {"gnn": model.score_baskets, **scorers}
+    results = [Result("gnn", "train", "epochs", epochs), Result("gnn", "train", "epoch_s", epoch_s),
+               Result("gnn", "train", "train_s", time.time() - t0)]
+    for name, fn in scorers.items():
+        m = evaluate(fn, split.test_context, split.test_target, n)
+        results = [Result(name, "test", k, v) for k, v in m.items()] + results
+    results.sort(key=lambda r: (r.split != "test", list(scorers).index(r.model) if r.model in scorers else 0))
+    if write:
+        write_results("basket-online-retail", "online-retail", results)
+    else:
+        from bench.common import print_table
+
+        print_table("basket-online-retail (not written)", results)
+
+
+if __name__ == "__main__":
+    typer.run(main)

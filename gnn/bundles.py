@@ -1,0 +1,465 @@
+r"""Bundles for people: complete a basket, compose a bundle, recommend existing bundles.
+
+**Basket completion** ranks candidates :math:`c \notin S` for a basket :math:`S` by fusing
+min-max-normalised components, each kept as evidence for the explanation:
+
+.. math:: s(c) = w_m\,\tilde m(c) + w_g\,\tilde g(c) + w_a\,\tilde a(c) + w_t\,\tilde t(c)
+
+* :math:`m(c) = \frac{1}{|S|}\sum_{a \in S} f(a, c)` — a trained model's ``score_products``;
+* :math:`g(c) = \frac{1}{|S|}\sum_{a \in S} \mathrm{conf}(a \to c)` over BOUGHT_WITH (lift and
+  orders reported as evidence);
+* :math:`a(c)` — shared categories (weight 1) and shared attributes (weight ½) with basket items;
+* :math:`t(c) = \max_{a \in S}\cos(e_a, e_c)` of the Product.embedding text vectors.
+
+Candidates come from BOUGHT_WITH neighbours, the text vector index and the model's top list;
+filters: price ceiling, category (or a sub-category), ``in_stock = false`` excluded.
+
+**Composing** (``compose_bundle``) is greedy: repeatedly add the candidate maximising
+:math:`\alpha\,\text{user}(c) + \beta\,\text{compat}(c, B) + \gamma\,[\text{new category}]`,
+skipping near-duplicates (text cosine > ``duplicate_cosine`` or the same product-type attribute
+as a chosen item) and anything over the remaining budget. ``user(c)`` is the completion score of
+``c`` given the user's purchases; ``compat(c, B)`` the completion score given the chosen items.
+**Recommending** (``recommend_bundles``) ranks Bundle nodes for a user with the CrossCBR-style
+model of ``gnn.models.bundle_gnn``; bundles it has not seen (mined ones) are scored from their
+items, and without a model by the share of a bundle's items the user bought (+ popularity).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gnn.contract import Interactions
+from gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
+from kg.connection import GraphConnection
+from kg.errors import KgrecError, UnknownEntityError
+from kg.schema import PRODUCT_VECTOR_INDEX, Label, Rel
+
+_P, _C, _A, _U = Label.PRODUCT.value, Label.CATEGORY.value, Label.ATTRIBUTE.value, Label.USER.value
+_BW, _IN, _HAS = Rel.BOUGHT_WITH.value, Rel.IN_CATEGORY.value, Rel.HAS_ATTRIBUTE.value
+_CHILD, _PURCH = Rel.CHILD_OF.value, Rel.PURCHASED.value
+
+
+class BundleError(KgrecError):
+    """A basket, bundle or composition request cannot be served (empty basket, bad size...)."""
+
+
+class ProductScorer(Protocol):
+    """Anything with a product↔product head (HeteroSAGE, CoPurchaseGNN)."""
+
+    def score_products(self, anchor_items: Tensor, candidate_items: Tensor) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """Weights of the normalised components of the completion score."""
+
+    model: float = 1.0
+    copurchase: float = 1.0
+    attributes: float = 0.3
+    text: float = 0.5
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One reason: ``kind`` in {bought_with, category, attribute, text, model}."""
+
+    kind: str
+    basket_item: str | None
+    value: float
+    detail: str
+
+    def sentence(self, titles: Mapping[str, str | None]) -> str:
+        other = titles.get(self.basket_item or "") or self.basket_item
+        return {
+            "bought_with": f"often bought with {other} ({self.detail})",
+            "category": f"same category as {other} ({self.detail})",
+            "attribute": f"shares {self.detail} with {other}",
+            "text": f"similar to {other} (text cosine {self.value:.2f})",
+            "model": f"the GNN rates it compatible with your basket ({self.detail})",
+        }.get(self.kind, self.detail)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A product proposed for a basket, its score, score parts and evidence."""
+
+    product_id: str
+    title: str | None
+    price: float | None
+    score: float
+    components: dict[str, float]
+    evidence: list[Evidence]
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class BasketCompletion:
+    basket: list[str]
+    suggestions: list[Suggestion]
+
+
+@dataclass(frozen=True)
+class ModelLink:
+    """A trained product scorer and the product id → index map it was trained with."""
+
+    model: ProductScorer
+    product_index: Mapping[str, int]
+
+
+@dataclass
+class _Pool:
+    """Candidate products with their raw components and evidence (internal)."""
+
+    parts: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    evidence: dict[str, list[Evidence]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, pid: str, part: str, value: float, ev: Evidence | None = None) -> None:
+        self.parts[pid][part] = self.parts[pid].get(part, 0.0) + value
+        if ev is not None:
+            self.evidence[pid].append(ev)
+
+
+_CHECK = f"UNWIND $ids AS pid OPTIONAL MATCH (p:{_P} {{id: pid}}) RETURN pid, p IS NOT NULL AS found"
+_BOUGHT = (f"MATCH (a:{_P})-[r:{_BW}]->(c:{_P}) WHERE a.id IN $ids AND NOT c.id IN $ids "
+           "RETURN a.id AS a, c.id AS c, r.confidence AS conf, r.lift AS lift, r.orders AS orders "
+           "ORDER BY r.confidence DESC LIMIT $limit")
+_TEXT = (f"UNWIND $ids AS pid MATCH (a:{_P} {{id: pid}}) WHERE a.embedding IS NOT NULL "
+         "CALL db.index.vector.queryNodes($index, $n, a.embedding) YIELD node, score "
+         "WITH a, node WHERE NOT node.id IN $ids RETURN a.id AS a, node.id AS c")
+_HAS_INDEX = "SHOW INDEXES YIELD name, state WHERE name = $index AND state = 'ONLINE' RETURN count(*) AS n"
+_DETAILS = (f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) "
+            f"OPTIONAL MATCH (c)-[:{_IN}]->(cat:{_C}) "
+            f"OPTIONAL MATCH (c)-[:{_HAS}]->(at:{_A}) "
+            "RETURN c.id AS id, c.title AS title, c.price AS price, c.in_stock AS in_stock, "
+            "c.embedding AS vector, collect(DISTINCT cat.path) AS cats, "
+            "collect(DISTINCT [at.name, toString(at.value)]) AS attrs")
+_IN_CATEGORY = (f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) WHERE EXISTS {{ "
+                f"MATCH (c)-[:{_IN}]->(:{_C})-[:{_CHILD}*0..]->(:{_C} {{path: $category}}) }} "
+                "RETURN c.id AS id")
+
+
+def product_details(conn: GraphConnection, ids: Sequence[str]) -> dict[str, dict]:
+    """id → {title, price, in_stock, vector, cats, attrs} for the products that exist."""
+    out = {}
+    for r in conn.read(_DETAILS, {"ids": list(ids)}):
+        r["attrs"] = {(a, v) for a, v in r["attrs"] if a is not None}
+        out[r["id"]] = r
+    return out
+
+
+def require_products(conn: GraphConnection, ids: Sequence[str]) -> None:
+    missing = [r["pid"] for r in conn.read(_CHECK, {"ids": list(ids)}) if not r["found"]]
+    if missing:
+        raise UnknownEntityError(f"unknown product id(s) {missing}: check `kgrec stats` or the ids "
+                                 "in your basket")
+
+
+def _normalise(values: dict[str, float]) -> dict[str, float]:
+    if not values:
+        return {}
+    lo, hi = min(values.values()), max(values.values())
+    return {k: (v - lo) / (hi - lo) if hi > lo else (1.0 if hi > 0 else 0.0) for k, v in values.items()}
+
+
+def _cos(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    x, y = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    return float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-12))
+
+
+def _model_part(pool: _Pool, link: ModelLink, basket: Sequence[str], top: int) -> None:
+    anchors = [link.product_index[p] for p in basket if p in link.product_index]
+    if not anchors:
+        return
+    ids = list(link.product_index)
+    cand = torch.tensor([link.product_index[p] for p in ids])
+    scores = link.model.score_products(torch.tensor(anchors), cand).mean(0)
+    chosen = set(basket)
+    order = [i for i in torch.argsort(scores, descending=True).tolist() if ids[i] not in chosen][:top]
+    for rank, i in enumerate(order, 1):
+        pool.add(ids[i], "model", float(scores[i]),
+                 Evidence("model", None, float(scores[i]), f"rank {rank} of {len(ids)}"))
+
+
+def complete_basket(
+    conn: GraphConnection, basket: Sequence[str], k: int = 10, *, max_price: float | None = None,
+    category: str | None = None, in_stock_only: bool = True, model: ModelLink | None = None,
+    weights: FusionWeights = FusionWeights(), pool_size: int = 200,
+) -> BasketCompletion:
+    """Top ``k`` products to add to ``basket`` (product ids), with evidence per suggestion."""
+    basket = list(dict.fromkeys(basket))
+    if not basket or k <= 0:
+        raise BundleError("give at least one product id and k >= 1 to complete a basket")
+    require_products(conn, basket)
+    pool = _Pool()
+    n = len(basket)
+    for r in conn.read(_BOUGHT, {"ids": basket, "limit": pool_size * n}):
+        conf, lift = float(r["conf"] or 0.0), float(r["lift"] or 0.0)
+        pool.add(r["c"], "copurchase", conf / n,
+                 Evidence("bought_with", r["a"], conf, f"lift {lift:.1f}, {r['orders']} orders"))
+    if conn.count(_HAS_INDEX, {"index": PRODUCT_VECTOR_INDEX}):
+        for r in conn.read(_TEXT, {"ids": basket, "index": PRODUCT_VECTOR_INDEX, "n": pool_size // n + 1}):
+            pool.parts[r["c"]].setdefault("text", 0.0)
+    if model is not None:
+        _model_part(pool, model, basket, pool_size)
+    for pid in basket:
+        pool.parts.pop(pid, None)
+    details = product_details(conn, basket + list(pool.parts))
+    allowed = _filter(conn, details, list(pool.parts), max_price, category, in_stock_only)
+    for c in allowed:
+        d = details[c]
+        for a in basket:
+            b = details.get(a)
+            if b is None:
+                continue
+            for cat in sorted(set(d["cats"]) & set(b["cats"])):
+                pool.add(c, "attributes", 1.0, Evidence("category", a, 1.0, cat))
+            for name, value in sorted(d["attrs"] & b["attrs"]):
+                pool.add(c, "attributes", 0.5, Evidence("attribute", a, 0.5, f"{name} = {value}"))
+        sims = [(_cos(d["vector"], details[a]["vector"]), a) for a in basket if a in details]
+        best = max(sims, default=(0.0, None))
+        if best[0] > 0:
+            pool.parts[c]["text"] = best[0]
+            pool.evidence[c].append(Evidence("text", best[1], best[0], "text"))
+    normed = {part: _normalise({c: pool.parts[c].get(part, 0.0) for c in allowed})
+              for part in ("model", "copurchase", "attributes", "text")}
+    w = {"model": weights.model if model else 0.0, "copurchase": weights.copurchase,
+         "attributes": weights.attributes, "text": weights.text}
+    scored = sorted(((sum(w[p] * normed[p][c] for p in w), c) for c in allowed), key=lambda x: (-x[0], x[1]))
+    titles = {pid: d["title"] for pid, d in details.items()}
+    out = []
+    for score, c in scored[:k]:
+        ev = sorted(pool.evidence[c], key=lambda e: -_strength(e))
+        out.append(Suggestion(c, details[c]["title"], details[c]["price"], round(score, 6),
+                              {p: round(normed[p][c], 4) for p in w if w[p]}, ev,
+                              [e.sentence(titles) for e in ev[:3]]))
+    return BasketCompletion(basket, out)
+
+
+def _strength(e: Evidence) -> float:
+    return {"bought_with": 3.0, "model": 2.5, "category": 1.0, "attribute": 0.8, "text": 0.5}[e.kind] + e.value
+
+
+def _filter(conn: GraphConnection, details: Mapping[str, dict], cands: Sequence[str],
+            max_price: float | None, category: str | None, in_stock_only: bool) -> list[str]:
+    keep = [c for c in cands if c in details]
+    if max_price is not None:
+        keep = [c for c in keep if details[c]["price"] is not None and details[c]["price"] <= max_price]
+    if in_stock_only:
+        keep = [c for c in keep if details[c]["in_stock"] is not False]
+    if category is not None:
+        inside = {r["id"] for r in conn.read(_IN_CATEGORY, {"ids": keep, "category": category})}
+        keep = [c for c in keep if c in inside]
+    return sorted(keep)
+
+
+_USER_PRODUCTS = (f"MATCH (u:{_U} {{id: $user}}) OPTIONAL MATCH (u)-[r:{_PURCH}]->(p:{_P}) "
+                  "RETURN p.id AS id ORDER BY coalesce(r.count, 1) DESC, p.id LIMIT $limit")
+
+
+def user_products(conn: GraphConnection, user_id: str, limit: int = 20) -> list[str]:
+    """The user's most purchased products; raises UnknownEntityError for an unknown user."""
+    rows = conn.read(_USER_PRODUCTS, {"user": user_id, "limit": limit})
+    if not rows:
+        raise UnknownEntityError(f"unknown user id {user_id!r}: check the id (see `kgrec stats`)")
+    return [r["id"] for r in rows if r["id"] is not None]
+
+
+@dataclass(frozen=True)
+class ComposedItem:
+    product_id: str
+    title: str | None
+    price: float | None
+    score: float
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class ComposedBundle:
+    """A bundle built for ``user_id``: its items in the order chosen, total score and price."""
+
+    user_id: str
+    seed: str | None
+    items: list[ComposedItem]
+    total_score: float
+    total_price: float | None
+
+
+@dataclass(frozen=True)
+class ComposeWeights:
+    """α (user affinity), β (compatibility with chosen items), γ (new-category bonus)."""
+
+    user: float = 1.0
+    compat: float = 1.0
+    diversity: float = 0.2
+
+
+def _as_map(c: BasketCompletion) -> dict[str, Suggestion]:
+    return {s.product_id: s for s in c.suggestions}
+
+
+def _duplicate(c: dict, chosen: Sequence[dict], cosine: float, type_attribute: str) -> bool:
+    types = {v for n, v in c["attrs"] if n == type_attribute}
+    return any(_cos(c["vector"], d["vector"]) > cosine or types & {v for n, v in d["attrs"] if n == type_attribute}
+               for d in chosen)
+
+
+def compose_bundle(
+    conn: GraphConnection, user_id: str, *, seed: str | None = None, size: int = 3,
+    budget: float | None = None, model: ModelLink | None = None,
+    weights: ComposeWeights = ComposeWeights(), duplicate_cosine: float = 0.9,
+    type_attribute: str = "type", pool: int = 100,
+) -> ComposedBundle:
+    """Greedy bundle of ``size`` products (the seed included) for ``user_id`` within ``budget``."""
+    if size < 1 or (budget is not None and budget <= 0):
+        raise BundleError(f"size must be >= 1 and budget positive, got size={size}, budget={budget}")
+    bought = user_products(conn, user_id)
+    if seed is None and not bought:
+        raise BundleError(f"user {user_id!r} has no purchases: pass --seed PRODUCT to start from")
+    if seed is not None:
+        require_products(conn, [seed])
+    kw = {"model": model, "max_price": budget, "k": pool}
+    affinity = _as_map(complete_basket(conn, bought, **kw)) if bought else {}
+    chosen: list[str] = [seed] if seed else []
+    details = product_details(conn, chosen)
+    items: list[ComposedItem] = []
+    if seed:
+        price = details[seed]["price"]
+        if budget is not None and (price is None or price > budget):
+            raise BundleError(f"the seed {seed} costs {price}, over the budget {budget}")
+        items.append(ComposedItem(seed, details[seed]["title"], price, 0.0, ["your starting product"]))
+    while len(chosen) < size:
+        compat = _as_map(complete_basket(conn, chosen, **kw)) if chosen else {}
+        cands = (set(affinity) | set(compat)) - set(chosen) - set(bought)
+        details.update(product_details(conn, [c for c in cands if c not in details]))
+        spent = sum(details[c]["price"] or 0.0 for c in chosen)
+        cats = {cat for c in chosen for cat in details[c]["cats"]}
+        best: tuple[float, str] | None = None
+        for c in sorted(cands):
+            d = details.get(c)
+            if d is None or _duplicate(d, [details[x] for x in chosen], duplicate_cosine, type_attribute):
+                continue
+            if budget is not None and (d["price"] is None or spent + d["price"] > budget):
+                continue
+            value = (weights.user * (affinity[c].score if c in affinity else 0.0)
+                     + weights.compat * (compat[c].score if c in compat else 0.0)
+                     + weights.diversity * float(bool(set(d["cats"]) - cats)))
+            if best is None or value > best[0]:
+                best = (value, c)
+        if best is None:
+            break
+        value, c = best
+        reasons = list(compat[c].reasons[:2]) if c in compat else []
+        if c in affinity:
+            mine = [e for e in affinity[c].evidence if e.basket_item in bought]
+            titles = {p: d["title"] for p, d in details.items()}
+            reasons += [f"matches your purchases of {titles.get(e.basket_item) or e.basket_item}"
+                        for e in mine[:1]] or ["you may like it (" + ", ".join(affinity[c].reasons[:1]) + ")"]
+        if set(details[c]["cats"]) - cats and chosen:
+            reasons.append("adds a new category: " + ", ".join(sorted(set(details[c]["cats"]) - cats)))
+        chosen.append(c)
+        items.append(ComposedItem(c, details[c]["title"], details[c]["price"], round(value, 6), reasons))
+    prices = [i.price for i in items]
+    total_price = None if any(p is None for p in prices) else round(sum(prices), 2)  # type: ignore[arg-type]
+    return ComposedBundle(user_id, seed, items, round(sum(i.score for i in items), 6), total_price)
+
+
+@dataclass(frozen=True)
+class BundleModelLink:
+    """A trained user→bundle model with its id maps (graph id → model index)."""
+
+    model: CrossViewBundleModel
+    users: Mapping[str, int]
+    bundles: Mapping[str, int]
+    items: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class BundleRecommendation:
+    bundle_id: str
+    title: str | None
+    source: str | None
+    score: float
+    items: list[str]
+    reasons: list[str]
+
+
+_BUNDLES = (f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) "
+            f"OPTIONAL MATCH (b)<-[r:{Rel.INTERACTED_WITH.value}]-(:{_U}) "
+            "RETURN b.id AS id, b.title AS title, b.source AS source, collect(DISTINCT p.id) AS items, "
+            "count(DISTINCT r) AS users ORDER BY id")
+_USER_BUNDLES = f"MATCH (:{_U} {{id: $user}})-[:{Rel.INTERACTED_WITH.value}]->(b) RETURN b.id AS id"
+_EDGES = {"ub": f"MATCH (u:{_U})-[:{Rel.INTERACTED_WITH.value}]->(b:{Label.BUNDLE.value}) RETURN u.id AS a, b.id AS b",
+          "bi": f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) RETURN b.id AS a, p.id AS b",
+          "ui": f"MATCH (u:{_U})-[:{_PURCH}]->(p:{_P}) RETURN u.id AS a, p.id AS b"}
+
+
+def fit_bundle_model(conn: GraphConnection, epochs: int = 30, config: BundleModelConfig | None = None,
+                     lr: float = 2e-3, l2: float = 1e-4) -> BundleModelLink:
+    """Train the user→bundle model on the graph's INTERACTED_WITH, INCLUDES and PURCHASED edges."""
+    edges = {k: [(r["a"], r["b"]) for r in conn.read_stream(q)] for k, q in _EDGES.items()}
+    users = {u: i for i, u in enumerate(sorted({a for k in ("ub", "ui") for a, _ in edges[k]}))}
+    # bundles nobody interacted with stay out: recommend_bundles scores them from their items
+    bundles = {b: i for i, b in enumerate(sorted({b for _, b in edges["ub"]}))}
+    edges["bi"] = [(b, p) for b, p in edges["bi"] if b in bundles]
+    items = {p: i for i, p in enumerate(sorted({b for k in ("bi", "ui") for _, b in edges[k]}))}
+    if not edges["ub"] or not bundles:
+        raise BundleError("no user–bundle interactions in the graph: ingest bundles first (youshu) "
+                          "or recommend without a model")
+
+    def arr(key: str, left: Mapping[str, int], right: Mapping[str, int]) -> Tensor:
+        pairs = np.array([(left[a], right[b]) for a, b in edges[key]], dtype=np.int64).reshape(-1, 2)
+        return torch.from_numpy(pairs.T.copy())
+
+    cfg = config or BundleModelConfig()
+    model = CrossViewBundleModel(len(users), len(bundles), len(items), arr("ui", users, items),
+                                 arr("bi", bundles, items), cfg)
+    model.fit(Interactions(len(users), len(bundles), arr("ub", users, bundles)))
+    opt, rng = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=l2), np.random.default_rng(cfg.seed)
+    for _ in range(epochs):
+        model.train_epoch(opt, rng)
+    return BundleModelLink(model.eval(), users, bundles, items)
+
+
+def recommend_bundles(conn: GraphConnection, user_id: str, k: int = 10,
+                      model: BundleModelLink | None = None) -> list[BundleRecommendation]:
+    """Top ``k`` Bundle nodes for ``user_id`` (bundles they already interacted with excluded)."""
+    bought = set(user_products(conn, user_id, limit=10_000))
+    done = {r["id"] for r in conn.read(_USER_BUNDLES, {"user": user_id})}
+    rows = [r for r in conn.read(_BUNDLES) if r["id"] not in done]
+    if not rows:
+        return []
+    top_pop = max(r["users"] for r in rows) or 1
+    scores = [len(bought & set(r["items"])) / len(r["items"]) + 0.1 * r["users"] / top_pop for r in rows]
+    how = "item overlap"
+    if model is not None and user_id in model.users:
+        u = torch.tensor([model.users[user_id]])
+        known = model.model.score_all(u)[0]
+        new = [(r["id"], [model.items[p] for p in r["items"] if p in model.items])
+               for r in rows if r["id"] not in model.bundles]
+        new = [(b, x) for b, x in new if x]  # bundles of only unknown items cannot be scored
+        fresh = dict(zip([b for b, _ in new], model.model.score_new_bundles(
+            u, [x for _, x in new])[0].tolist())) if new else {}
+        scores = [float(known[model.bundles[r["id"]]]) if r["id"] in model.bundles
+                  else fresh.get(r["id"], float("-inf")) for r in rows]
+        how = "bundle GNN"
+    ranked = sorted(zip(scores, range(len(rows))), key=lambda x: (-x[0], rows[x[1]]["id"]))[:k]
+    out = []
+    for score, i in ranked:
+        r = rows[i]
+        overlap = sorted(bought & set(r["items"]))
+        reasons = [f"{how} score {score:.3f}"]
+        if overlap:
+            reasons.append(f"contains {len(overlap)} product(s) you bought: {', '.join(overlap[:3])}")
+        if r["users"]:
+            reasons.append(f"chosen by {r['users']} other user(s)")
+        out.append(BundleRecommendation(r["id"], r["title"], r["source"], round(score, 6), r["items"], reasons))
+    return out

@@ -1,0 +1,133 @@
+"""Checkpoints: weights + model spec + id maps + library versions, loadable with ``weights_only``.
+
+Everything but the state dict is plain JSON-able data (str, int, float, list, dict), so
+``torch.load(path, weights_only=True)`` can read it without unpickling code. A checkpoint rebuilds
+its model with :func:`build_model`; the graph (``attach`` / ``fit``) comes from a fresh export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from gnn.contract import RecModel
+from kg.errors import ModelError
+
+if TYPE_CHECKING:
+    from gnn.data import PreparedData
+
+FORMAT_VERSION = 1
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a checkpoint."""
+    import torch_geometric
+
+    try:
+        kgrec = version("kgrec")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        kgrec = "unknown"
+    return {"torch": str(torch.__version__), "torch_geometric": str(torch_geometric.__version__), "kgrec": kgrec}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint."""
+
+    kind: str  # "hetero_sage" or "lightgcn"
+    spec: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    id_maps: dict[str, list[str]]
+    versions: dict[str, str]
+    info: dict[str, Any] = field(default_factory=dict)  # metrics, configs, split stats
+
+
+def model_spec(model: RecModel) -> tuple[str, dict[str, Any]]:
+    """``(kind, spec)`` of a model this module knows how to rebuild."""
+    from gnn.models.hetero_sage import HeteroSAGE
+
+    if isinstance(model, HeteroSAGE):
+        return "hetero_sage", model.spec()
+    if model.name == "lightgcn":
+        gcn = model.gcn  # type: ignore[attr-defined]
+        return "lightgcn", {"num_users": model.num_users, "num_items": model.num_items,  # type: ignore[attr-defined]
+                            "embedding_dim": gcn.embedding_dim, "num_layers": gcn.num_layers,
+                            "lambda_reg": model.lambda_reg}  # type: ignore[attr-defined]
+    raise ModelError(f"cannot checkpoint a {type(model).__name__}: add it to gnn.checkpoint.model_spec")
+
+
+def save_checkpoint(path: str | Path, model: RecModel, id_maps: dict[str, list[str]],
+                    info: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` with its id maps and ``info`` (plain data) to ``path``."""
+    kind, spec = model_spec(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT_VERSION,
+        "kind": kind,
+        "spec": spec,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "id_maps": {t: list(v) for t, v in id_maps.items()},
+        "versions": library_versions(),
+        "info": info or {},
+    }
+    torch.save(payload, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint safely (``weights_only=True``); ModelError if missing or foreign."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"no checkpoint at {path}: run `kgrec train` first or pass --checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors have many types
+        raise ModelError(f"{path} is not a readable kgrec checkpoint ({exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ModelError(f"{path} has checkpoint format {found!r}, this kgrec reads {FORMAT_VERSION}: retrain")
+    return Checkpoint(payload["kind"], payload["spec"], payload["state_dict"], payload["id_maps"],
+                      payload["versions"], payload.get("info", {}))
+
+
+def build_model(ckpt: Checkpoint) -> RecModel:
+    """The model of ``ckpt`` with its weights loaded (graph not attached yet)."""
+    if ckpt.kind == "hetero_sage":
+        from gnn.models.hetero_sage import HeteroSAGE
+
+        model: RecModel = HeteroSAGE.from_spec(ckpt.spec)
+    elif ckpt.kind == "lightgcn":
+        from gnn.models.lightgcn import LightGCNRec
+
+        model = LightGCNRec(**ckpt.spec)
+    else:
+        raise ModelError(f"unknown model kind {ckpt.kind!r} in checkpoint")
+    model.load_state_dict(ckpt.state_dict)
+    model.eval()
+    return model
+
+
+def restore_for_split(ckpt: Checkpoint, prepared: PreparedData) -> RecModel:
+    """The checkpoint's model over the TRAINING graph of ``prepared`` (for evaluation on its split)."""
+    from gnn.data import align_id_index, build_hetero_data
+    from gnn.models.hetero_sage import HeteroSAGE
+
+    model = build_model(ckpt)
+    snap = prepared.snapshot
+    if any(ckpt.id_maps.get(t, []) != snap.ids.get(t, []) for t in ("user", "product")):
+        raise ModelError("the graph's users/products changed since this checkpoint was trained: "
+                         "evaluate right after training, or retrain with `kgrec train`")
+    if isinstance(model, HeteroSAGE):
+        data = build_hetero_data(snap, prepared.split.train, prepared.copurchase,
+                                 metadata=(model.node_types, model.edge_types),
+                                 id_index=align_id_index(snap, ckpt.id_maps))
+        model.attach(data)
+    else:
+        model.fit(prepared.split.train)
+    model.eval()
+    return model

@@ -1,0 +1,217 @@
+"""GraphSnapshot → split + PyG ``HeteroData`` whose message-passing edges hold TRAINING data only.
+
+Node types: user, product (``x`` = text embedding, ``x_mask`` = has text), category, brand,
+attribute, bundle; each carries ``id_index`` (row in the model's learnable id table, ``-1`` for
+a node the model has never seen). Relations (plus ``rev_*`` reverses, same-type ones symmetric):
+
+* ``user -buys-> product``: training interactions only (never valid/test targets);
+* ``product -co_purchased- product``: pairs bought in the same TRAINING order (not the graph's
+  BOUGHT_WITH, which counts later orders too), top ``copurchase_top_k`` partners per product;
+* catalogue structure: in_category, child_of, made_by, has_attribute (product and user);
+* bundles: includes, interacted_with (only edges marked ``train`` when markers exist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from gnn.contract import Interactions, LinkSplit
+from gnn.splits import TRAIN_MARKERS, official_split, random_split, temporal_split
+from kg.errors import ModelError
+from kg.export import EdgeKey, GraphSnapshot, OrderRows
+
+EdgeType = tuple[str, str, str]
+
+#: snapshot relation → (message-passing relation name)
+STRUCTURE: dict[EdgeKey, str] = {
+    ("product", "IN_CATEGORY", "category"): "in_category",
+    ("category", "CHILD_OF", "category"): "child_of",
+    ("product", "MADE_BY", "brand"): "made_by",
+    ("product", "HAS_ATTRIBUTE", "attribute"): "has_attribute",
+    ("user", "HAS_ATTRIBUTE", "attribute"): "has_attribute",
+    ("bundle", "INCLUDES", "product"): "includes",
+    ("user", "INTERACTED_WITH", "bundle"): "interacted_with",
+}
+PURCHASED: EdgeKey = ("user", "PURCHASED", "product")
+RATED: EdgeKey = ("user", "RATED", "product")
+BUYS: EdgeType = ("user", "buys", "product")
+CO_PURCHASED: EdgeType = ("product", "co_purchased", "product")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How to split and which derived edges to build."""
+
+    split: Literal["auto", "temporal", "official", "random"] = "auto"
+    valid_frac: float = 0.1
+    test_frac: float = 0.1
+    split_by: Literal["orders", "time"] = "orders"
+    drop_cold_users: bool = True
+    min_rating: float = 4.0  # RATED edges at or above count as positives
+    copurchase_top_k: int = 20
+    max_order_items: int = 100  # larger baskets are truncated when counting co-purchases
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """What training needs: the split, the message-passing graph and the id maps."""
+
+    snapshot: GraphSnapshot
+    split: LinkSplit
+    data: HeteroData
+    copurchase: Tensor  # [2, E] training co-purchase pairs (both directions)
+    split_kind: str
+    stats: dict[str, int] = field(default_factory=dict)
+    config: DataConfig = field(default_factory=DataConfig)
+
+    @property
+    def id_maps(self) -> dict[str, list[str]]:
+        return {t: list(v) for t, v in self.snapshot.ids.items()}
+
+
+def interaction_edges(snapshot: GraphSnapshot, min_rating: float = 4.0) -> tuple[EdgeKey, np.ndarray, np.ndarray | None]:
+    """The user→product positives of a graph without orders: PURCHASED, else RATED ≥ ``min_rating``."""
+    if snapshot.edge(PURCHASED).shape[1]:
+        return PURCHASED, snapshot.edge(PURCHASED), snapshot.edge_split.get(PURCHASED)
+    if snapshot.edge(RATED).shape[1]:
+        keep = snapshot.edge_values[RATED] >= min_rating
+        split = snapshot.edge_split.get(RATED)
+        return RATED, snapshot.edge(RATED)[:, keep], split[keep] if split is not None else None
+    raise ModelError("the graph has no orders, PURCHASED or RATED edges: ingest interactions first")
+
+
+def make_split(snapshot: GraphSnapshot, config: DataConfig) -> tuple[LinkSplit, np.ndarray | None, str, dict[str, int]]:
+    """The split (temporal for orders, official for marked edges, else random) and train order lines."""
+    kind = config.split
+    users, items = snapshot.num("user"), snapshot.num("product")
+    if kind == "auto":
+        if snapshot.orders is not None and len(snapshot.orders):
+            kind = "temporal"
+        else:
+            _, _, markers = interaction_edges(snapshot, config.min_rating)
+            kind = "official" if markers is not None else "random"
+    if kind == "temporal":
+        if snapshot.orders is None:
+            raise ModelError("temporal split needs Order nodes with timestamps; use split='random'")
+        ts = temporal_split(snapshot.orders, users, items, config.valid_frac, config.test_frac,
+                            config.split_by, config.drop_cold_users)
+        return ts.split, ts.train_lines, kind, ts.stats
+    key, edges, markers = interaction_edges(snapshot, config.min_rating)
+    if kind == "official":
+        if markers is None:
+            raise ModelError(f"{key} edges have no split marker; use split='random' or 'temporal'")
+        marked = GraphSnapshot(snapshot.ids, {key: edges}, edge_split={key: markers})
+        return official_split(marked, key), None, kind, {}
+    if kind == "random":
+        return random_split(edges, users, items, config.valid_frac, config.test_frac, config.seed), None, kind, {}
+    raise ModelError(f"unknown split {kind!r}: use auto, temporal, official or random")
+
+
+def copurchase_pairs(orders: OrderRows, lines: np.ndarray, num_items: int, top_k: int = 20,
+                     max_order_items: int = 100) -> np.ndarray:
+    """``[2, E]`` product pairs bought in the same order among ``lines`` (a bool mask), top-k per product."""
+    sel = np.flatnonzero(lines)
+    if sel.size == 0:
+        return np.zeros((2, 0), np.int64)
+    o, p = orders.order[sel], orders.product[sel]
+    key = np.unique(o * num_items + p)  # distinct (order, product), sorted by order
+    o, p = key // num_items, key % num_items
+    bounds = np.flatnonzero(np.r_[True, o[1:] != o[:-1], True])
+    chunks = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        items = p[a:min(b, a + max_order_items)]
+        if items.size < 2:
+            continue
+        src, dst = np.meshgrid(items, items, indexing="ij")
+        off = src != dst
+        chunks.append(src[off] * num_items + dst[off])
+    if not chunks:
+        return np.zeros((2, 0), np.int64)
+    pair, count = np.unique(np.concatenate(chunks), return_counts=True)
+    src, dst = pair // num_items, pair % num_items
+    order = np.lexsort((dst, -count, src))  # per source: most frequent first, ties by id
+    src, dst = src[order], dst[order]
+    start = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    rank = np.arange(src.size) - np.repeat(start, np.diff(np.r_[start, src.size]))
+    keep = rank < top_k
+    pairs = np.unique(np.concatenate([src[keep] * num_items + dst[keep], dst[keep] * num_items + src[keep]]))
+    return np.stack([pairs // num_items, pairs % num_items]).astype(np.int64)
+
+
+def _structure_edges(snapshot: GraphSnapshot) -> dict[EdgeType, np.ndarray]:
+    out: dict[EdgeType, np.ndarray] = {}
+    for key, name in STRUCTURE.items():
+        edges = snapshot.edge(key)
+        markers = snapshot.edge_split.get(key)
+        if markers is not None:  # keep only training interactions of marked relations
+            edges = edges[:, np.array([m is None or str(m).lower() in TRAIN_MARKERS for m in markers], bool)]
+        out[(key[0], name, key[2])] = edges
+    return out
+
+
+def build_hetero_data(
+    snapshot: GraphSnapshot,
+    train: Interactions,
+    copurchase: np.ndarray | Tensor,
+    *,
+    metadata: tuple[list[str], list[EdgeType]] | None = None,
+    id_index: dict[str, Tensor] | None = None,
+) -> HeteroData:
+    """The message-passing graph. ``metadata`` fixes node/edge types (serving must match training)."""
+    forward: dict[EdgeType, Tensor] = {BUYS: train.edge_index.long(),
+                                       CO_PURCHASED: torch.as_tensor(copurchase).long().reshape(2, -1)}
+    forward |= {et: torch.from_numpy(e).long() for et, e in _structure_edges(snapshot).items()}
+    edges: dict[EdgeType, Tensor] = {}
+    for (src, rel, dst), ei in forward.items():
+        if src == dst:
+            edges[(src, rel, dst)] = torch.unique(torch.cat([ei, ei.flip(0)], 1), dim=1)
+        else:
+            edges[(src, rel, dst)] = ei
+            edges[(dst, f"rev_{rel}", src)] = ei.flip(0)
+    if metadata is None:
+        edge_types = [et for et, ei in edges.items() if ei.size(1) > 0]
+        node_types = sorted({"user", "product"} | {t for et in edge_types for t in (et[0], et[2])})
+    else:
+        node_types, edge_types = list(metadata[0]), [tuple(et) for et in metadata[1]]  # type: ignore[misc]
+    data = HeteroData()
+    for t in node_types:
+        n = snapshot.num(t)
+        data[t].num_nodes = n
+        data[t].id_index = id_index[t] if id_index is not None else torch.arange(n)
+    data["product"].x = torch.from_numpy(snapshot.product_embeddings)
+    data["product"].x_mask = torch.from_numpy(snapshot.embedding_mask)
+    for et in edge_types:
+        data[et].edge_index = edges.get(et, torch.zeros(2, 0, dtype=torch.long))
+    return data
+
+
+def align_id_index(snapshot: GraphSnapshot, id_maps: dict[str, list[str]]) -> dict[str, Tensor]:
+    """For each node type, the model row of every snapshot node (``-1`` = unseen at training)."""
+    out = {}
+    for t, ids in snapshot.ids.items():
+        known = {v: i for i, v in enumerate(id_maps.get(t, []))}
+        out[t] = torch.tensor([known.get(v, -1) for v in ids], dtype=torch.long)
+    return out
+
+
+def prepare_data(snapshot: GraphSnapshot, config: DataConfig | None = None) -> PreparedData:
+    """Split the snapshot and build the leak-free training graph."""
+    config = config or DataConfig()
+    if snapshot.num("user") == 0 or snapshot.num("product") == 0:
+        raise ModelError("the graph has no users or no products: ingest data before training")
+    split, train_lines, kind, stats = make_split(snapshot, config)
+    if train_lines is not None and snapshot.orders is not None:
+        cp = copurchase_pairs(snapshot.orders, train_lines, snapshot.num("product"),
+                              config.copurchase_top_k, config.max_order_items)
+    else:
+        cp = np.zeros((2, 0), np.int64)
+    data = build_hetero_data(snapshot, split.train, cp)
+    stats = {**stats, "copurchase_edges": int(cp.shape[1])}
+    return PreparedData(snapshot, split, data, torch.from_numpy(cp), kind, stats, config)

@@ -1,0 +1,160 @@
+r"""Non-trainable baselines in the :class:`~gnn.contract.RecModel` contract (``fit`` only).
+
+With :math:`X \in \{0,1\}^{U \times I}` the binarised training interactions:
+
+* ``popularity``: :math:`s(u, i) = \sum_u X_{ui}` (the item's training count, same for everyone).
+* ``itemknn``: cosine item-item similarity
+  :math:`S_{ij} = \frac{(X^\top X)_{ij}}{\sqrt{n_i n_j} + h}` (shrink :math:`h`, zero diagonal),
+  keeping for each item :math:`j` only its ``k`` most similar items :math:`i`;
+  :math:`s(u, j) = \sum_{i} X_{ui} S_{ij}`.
+* ``text``: :math:`p_u = \frac{1}{|I_u|} \sum_{i \in I_u} t_i` over the user's training items
+  (text embeddings :math:`t_i`), :math:`s(u, i) = \cos(p_u, t_i)`.
+* ``ease`` (Steck, WWW 2019): :math:`P = (X^\top X + \lambda I)^{-1}`,
+  :math:`B = I - P \, \mathrm{diag}(1 / \mathrm{diag}(P))` (so :math:`B_{ii} = 0`),
+  :math:`s(u, \cdot) = X_u B`. Dense :math:`I \times I`: refused above ``max_items``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from gnn.contract import Interactions, RecModel
+from kg.errors import ModelError
+
+
+def interaction_matrix(train: Interactions) -> sp.csr_matrix:
+    """Binarised ``[U, I]`` CSR matrix of the training interactions (float32)."""
+    u, i = train.edge_index.long().cpu().numpy()
+    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)),
+                      shape=(train.num_users, train.num_items))
+    x.data[:] = 1.0  # duplicates were summed; binarise
+    return x
+
+
+class _Fitted(RecModel):
+    trainable = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("_device_anchor", torch.zeros(0))
+        self._x: sp.csr_matrix | None = None
+
+    def _require(self) -> sp.csr_matrix:
+        if self._x is None:
+            raise ModelError(f"{type(self).__name__} is not fitted; call fit(train) first")
+        return self._x
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        full = self.score_all(users)
+        return full[torch.arange(users.numel(), device=full.device), items.to(full.device)]
+
+
+class Popularity(_Fitted):
+    """Items ranked by their number of training interactions."""
+
+    name = "popularity"
+
+    def fit(self, train: Interactions) -> None:
+        self._x = interaction_matrix(train)
+        self.counts = torch.bincount(train.edge_index[1].long().cpu(),
+                                     minlength=train.num_items).float()
+
+    def score_all(self, users: Tensor) -> Tensor:
+        self._require()
+        return self.counts.to(users.device).expand(users.numel(), -1).clone()
+
+
+class ItemKNN(_Fitted):
+    """Item-based collaborative filtering with top-``k`` cosine neighbours (sparse)."""
+
+    name = "itemknn"
+
+    def __init__(self, k: int = 100, shrink: float = 0.0, chunk: int = 1024) -> None:
+        super().__init__()
+        self.k, self.shrink, self.chunk = k, shrink, chunk
+        self.sim: sp.csr_matrix | None = None
+
+    def fit(self, train: Interactions) -> None:
+        x = interaction_matrix(train)
+        self._x = x
+        xt = x.T.tocsr()
+        norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()).astype(np.float32)
+        n_items = x.shape[1]
+        k = min(self.k, max(n_items - 1, 1))
+        rows, cols, vals = [], [], []
+        for start in range(0, n_items, self.chunk):
+            stop = min(start + self.chunk, n_items)
+            co = torch.from_numpy((xt @ x[:, start:stop]).toarray())  # [I, chunk]
+            co /= torch.from_numpy(np.outer(norms, norms[start:stop]) + self.shrink + 1e-12)
+            co[torch.arange(start, stop), torch.arange(stop - start)] = 0.0
+            top = co.topk(k, dim=0)  # the k most similar source items i of each target j
+            keep = top.values > 0
+            rows.append(top.indices[keep].numpy())
+            cols.append((torch.arange(start, stop).expand(k, -1))[keep].numpy())
+            vals.append(top.values[keep].numpy())
+        self.sim = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                          np.concatenate(cols))),
+                                 shape=(n_items, n_items))
+
+    def score_all(self, users: Tensor) -> Tensor:
+        x = self._require()
+        assert self.sim is not None
+        out = (x[users.cpu().numpy()] @ self.sim).toarray()
+        return torch.from_numpy(out).to(users.device)
+
+
+class TextSimilarity(_Fitted):
+    """Cosine between the mean text embedding of a user's training items and every item."""
+
+    name = "text"
+
+    def __init__(self, item_embeddings: Tensor) -> None:
+        super().__init__()
+        if item_embeddings.dim() != 2:
+            raise ModelError("item_embeddings must be [num_items, dim]; run kg.embeddings first")
+        emb = item_embeddings.float()
+        self.register_buffer("items", torch.nn.functional.normalize(emb, dim=1))
+
+    def fit(self, train: Interactions) -> None:
+        if train.num_items != self.items.size(0):
+            raise ModelError(f"{self.items.size(0)} item embeddings for {train.num_items} items; "
+                             "export embeddings and interactions from the same graph")
+        self._x = interaction_matrix(train)
+        counts = np.asarray(self._x.sum(axis=1)).ravel()
+        inv = sp.diags(1.0 / np.maximum(counts, 1.0)).astype(np.float32)
+        mean = torch.from_numpy(((inv @ self._x) @ self.items.cpu().numpy()).astype(np.float32))
+        self.profiles = torch.nn.functional.normalize(mean, dim=1)
+
+    def score_all(self, users: Tensor) -> Tensor:
+        self._require()
+        return self.profiles[users.cpu()].to(self.items.device) @ self.items.t()
+
+
+class EASE(_Fitted):
+    """Closed-form linear item-item autoencoder; dense, so only for moderate catalogues."""
+
+    name = "ease"
+
+    def __init__(self, l2: float = 500.0, max_items: int = 16_000) -> None:
+        super().__init__()
+        self.l2, self.max_items = l2, max_items
+
+    def fit(self, train: Interactions) -> None:
+        if train.num_items > self.max_items:
+            raise ModelError(f"EASE needs a dense {train.num_items}^2 inverse; raise max_items "
+                             f"(now {self.max_items}) only with enough memory and time")
+        self._x = interaction_matrix(train)
+        gram = torch.from_numpy((self._x.T @ self._x).toarray()).double()
+        gram.diagonal().add_(self.l2)
+        p = torch.linalg.inv(gram)
+        b = -p / p.diagonal().unsqueeze(0)
+        b.diagonal().zero_()
+        self.weights = b.float()
+
+    def score_all(self, users: Tensor) -> Tensor:
+        x = self._require()
+        rows = torch.from_numpy(x[users.cpu().numpy()].toarray())
+        return (rows @ self.weights).to(users.device)

@@ -1,0 +1,136 @@
+r"""Mined bundles: frequent product pairs and triples from baskets, written as Bundle nodes.
+
+For baskets :math:`B` (:math:`N = |B|`) and an itemset :math:`X`, ``orders(X)`` counts the baskets
+holding all of :math:`X` and
+
+.. math:: \mathrm{lift}(X) = \frac{\mathrm{orders}(X)\, N^{|X|-1}}{\prod_{x \in X} \mathrm{orders}(x)}
+
+(for pairs this is kg.copurchase's lift). A small Apriori: pairs with ``orders >= min_orders``
+and ``lift >= min_lift`` form a graph; its triangles (networkx cliques of size 3) are the
+candidate triples, counted exactly and kept under the same thresholds. Pairs inside a kept triple
+are dropped (the triple says more). Itemsets are ranked by orders, then lift.
+
+Each itemset becomes ``(:Bundle {id: 'mined:<sorted ids joined by |>', source: 'mined', title,
+orders, lift, size})-[:INCLUDES]->(:Product)``, written with batched ``UNWIND ... MERGE``;
+mined bundles not in the new result are removed, so mining twice leaves the same graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import networkx as nx
+import numpy as np
+from scipy import sparse
+
+from kg.connection import DEFAULT_BATCH_SIZE, GraphConnection
+from kg.copurchase import read_baskets
+from kg.errors import KgrecError
+from kg.schema import Label, Rel
+
+MINED_SOURCE = "mined"
+MINED_PREFIX = "mined:"
+_B, _P, _INC = Label.BUNDLE.value, Label.PRODUCT.value, Rel.INCLUDES.value
+
+
+class MiningError(KgrecError):
+    """Mining thresholds are invalid."""
+
+
+@dataclass(frozen=True)
+class Itemset:
+    """Products bought together in ``orders`` baskets, with their lift."""
+
+    items: tuple[str, ...]
+    orders: int
+    lift: float
+
+    @property
+    def bundle_id(self) -> str:
+        return MINED_PREFIX + "|".join(self.items)
+
+
+@dataclass(frozen=True)
+class MiningSummary:
+    baskets: int
+    pairs: int
+    triples: int
+    bundles_written: int
+    bundles_removed: int
+
+
+def mine_itemsets(baskets: Mapping[str, Sequence[str]], min_orders: int = 5, min_lift: float = 2.0,
+                  max_size: int = 3, max_itemsets: int = 1_000) -> list[Itemset]:
+    """Frequent, high-lift pairs (and triples when ``max_size >= 3``), best first."""
+    if min_orders < 1 or min_lift <= 0 or max_size not in (2, 3) or max_itemsets < 1:
+        raise MiningError(f"need min_orders >= 1, min_lift > 0, max_size 2 or 3, max_itemsets >= 1; "
+                          f"got {min_orders}, {min_lift}, {max_size}, {max_itemsets}")
+    sets = [sorted(set(items)) for items in baskets.values()]
+    n = len(sets)
+    products = sorted({p for s in sets for p in s})
+    if n == 0 or len(products) < 2:
+        return []
+    index = {p: i for i, p in enumerate(products)}
+    rows = np.repeat(np.arange(n), [len(s) for s in sets])
+    cols = np.fromiter((index[p] for s in sets for p in s), dtype=np.int64, count=len(rows))
+    x = sparse.csc_matrix((np.ones(len(rows), np.int32), (rows, cols)), shape=(n, len(products)))
+    single = np.asarray(x.sum(axis=0)).ravel()
+    together = sparse.triu(x.T @ x, k=1).tocoo()
+    graph = nx.Graph()
+    pairs: list[Itemset] = []
+    for a, b, o in zip(together.row, together.col, together.data):
+        lift = float(o) * n / (single[a] * single[b])
+        if o >= min_orders and lift >= min_lift:
+            graph.add_edge(int(a), int(b))
+            pairs.append(Itemset((products[a], products[b]), int(o), lift))
+    triples: list[Itemset] = []
+    if max_size >= 3:
+        for clique in nx.enumerate_all_cliques(graph):
+            if len(clique) < 3:
+                continue
+            if len(clique) > 3:
+                break
+            a, b, c = sorted(clique)
+            o = int(x[:, a].multiply(x[:, b]).multiply(x[:, c]).sum())
+            lift = o * n * n / (single[a] * single[b] * single[c])
+            if o >= min_orders and lift >= min_lift:
+                triples.append(Itemset((products[a], products[b], products[c]), o, float(lift)))
+    covered = {pair for t in triples for pair in combinations(t.items, 2)}
+    kept = triples + [p for p in pairs if p.items not in covered]
+    kept.sort(key=lambda s: (-s.orders, -s.lift, s.items))
+    return kept[:max_itemsets]
+
+
+_TITLES = f"UNWIND $ids AS pid MATCH (p:{_P} {{id: pid}}) RETURN p.id AS id, p.title AS title"
+_WRITE = (f"UNWIND $rows AS r MERGE (b:{_B} {{id: r.id}}) "
+          "SET b.source = $source, b.title = r.title, b.orders = r.orders, b.lift = r.lift, "
+          "b.size = size(r.items) "
+          f"WITH b, r UNWIND r.items AS pid MATCH (p:{_P} {{id: pid}}) MERGE (b)-[:{_INC}]->(p)")
+_STALE = f"MATCH (b:{_B} {{source: $source}}) WHERE NOT b.id IN $keep RETURN b.id AS id"
+_DELETE = f"UNWIND $rows AS r MATCH (b:{_B} {{id: r.id, source: $source}}) DETACH DELETE b"
+
+
+def write_mined_bundles(conn: GraphConnection, itemsets: Sequence[Itemset],
+                        batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[int, int]:
+    """MERGE the itemsets as mined Bundle nodes, delete stale ones; returns (written, removed)."""
+    ids = sorted({p for s in itemsets for p in s.items})
+    titles = {r["id"]: r["title"] for r in conn.read(_TITLES, {"ids": ids})}
+    rows = [{"id": s.bundle_id, "items": list(s.items), "orders": s.orders, "lift": round(s.lift, 4),
+             "title": " + ".join(titles.get(p) or p for p in s.items)} for s in itemsets]
+    stale = [{"id": r["id"]} for r in conn.read(_STALE, {"source": MINED_SOURCE,
+                                                         "keep": [r["id"] for r in rows]})]
+    conn.write_batches(_DELETE, stale, batch_size=batch_size, extra={"source": MINED_SOURCE})
+    conn.write_batches(_WRITE, rows, batch_size=max(1, batch_size // 10), extra={"source": MINED_SOURCE})
+    return len(rows), len(stale)
+
+
+def mine_bundles(conn: GraphConnection, min_orders: int = 5, min_lift: float = 2.0, max_size: int = 3,
+                 max_itemsets: int = 1_000, batch_size: int = DEFAULT_BATCH_SIZE) -> MiningSummary:
+    """Read the graph's baskets (Order-CONTAINS-Product), mine itemsets, write mined bundles."""
+    baskets = read_baskets(conn)
+    itemsets = mine_itemsets(baskets, min_orders, min_lift, max_size, max_itemsets)
+    written, removed = write_mined_bundles(conn, itemsets, batch_size)
+    triples = sum(len(s.items) == 3 for s in itemsets)
+    return MiningSummary(len(baskets), len(itemsets) - triples, triples, written, removed)
