@@ -10,9 +10,9 @@ app = typer.Typer(help="kgrec: knowledge-graph product and bundle recommendation
 app.add_typer(db_app, name="db")
 register_graph_commands(app)
 
-from kgrec import cli_bundles, cli_ingest, cli_model, cli_serve  # noqa: E402
+from kgrec import cli_bundles, cli_demo, cli_ingest, cli_model, cli_serve  # noqa: E402
 
-for family in (cli_ingest, cli_model, cli_bundles, cli_serve):
+for family in (cli_demo, cli_ingest, cli_model, cli_bundles, cli_serve):
     family.register(app)
 
 

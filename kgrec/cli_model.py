@@ -111,28 +111,17 @@ def register(app: typer.Typer) -> None:
         baselines: Annotated[bool, typer.Option(help="also fit popularity, item-kNN, EASE, text")] = True,
     ) -> None:
         """Full-ranking Recall/NDCG of trained models and baselines, side by side, on one split."""
-        from gnn.checkpoint import load_checkpoint, restore_for_split
-        from gnn.data import DataConfig, prepare_data
-        from gnn.evaluate import evaluate_models
-        from kg.export import export_graph
+        from kgrec.pipeline import compare_checkpoints
 
         settings = Settings()
         paths = list(checkpoint or [p for k in ("hetero_sage", "lightgcn") if (p := newest_checkpoint(settings, k))])
         try:
-            ckpts = [load_checkpoint(p) for p in paths]
             with GraphConnection(settings.credentials()) as conn:
-                snapshot = export_graph(conn)
-            data_config = DataConfig(**ckpts[0].info["data_config"]) if ckpts else DataConfig(seed=settings.seed)
-            prepared = prepare_data(snapshot, data_config)
-            models = {f"{c.kind} ({p.parent.name})": restore_for_split(c, prepared) for c, p in zip(ckpts, paths)}
-            if baselines:
-                models |= _baselines(prepared)
-            k = min(20, prepared.split.train.num_items)
-            table = evaluate_models(models, prepared.split, on=split, ks=tuple(sorted({min(10, k), k})))
+                table, prepared = compare_checkpoints(conn, paths, split, baselines, settings.seed)
         except KgrecError as error:
             raise _fail(error) from error
         out = Table(title=f"{split} split ({prepared.split_kind}), {getattr(prepared.split, split).num_edges:,} targets")
-        names = [f"recall@{k}", f"ndcg@{k}", f"hit@{k}", "mrr"]
+        names = ["recall@20", "ndcg@20", "hit@20", "mrr"]
         for column in ("model", *names, "eval s"):
             out.add_column(column, justify="left" if column == "model" else "right")
         for name, report in table.reports.items():
@@ -192,23 +181,4 @@ def _recommender(settings: Settings, checkpoint: Path | None):  # type: ignore[n
     if path is None:
         raise ModelError(f"no trained model under {settings.runs_dir}: run `kgrec train` first")
     return Recommender.load(path, settings.device)
-
-
-def _baselines(prepared) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    """Fitted baselines of the evaluation engineer's module, when it is there."""
-    try:
-        from gnn.models import baselines as b
-    except ImportError:
-        return {}
-    train = prepared.split.train
-    out = {"popularity": b.Popularity(), "itemknn": b.ItemKNN(), "ease": b.EASE()}
-    snap = prepared.snapshot
-    if snap.embedding_mask.any():
-        import torch
-
-        out["text"] = b.TextSimilarity(torch.from_numpy(snap.product_embeddings))
-    for model in out.values():
-        model.fit(train)
-    return out
-
 

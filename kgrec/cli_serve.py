@@ -21,6 +21,7 @@ from rich.table import Table
 
 from kg.connection import GraphConnection
 from kg.errors import KgrecError
+from kgrec.cli_model import newest_checkpoint
 from kgrec.config import Settings
 
 console = Console()
@@ -59,14 +60,6 @@ class BundleService:
         from gnn.bundles import compose_bundle
 
         return compose_bundle(self.conn, user_id, seed=seed_product_id, size=size, budget=budget, model=self._model())
-
-
-def find_checkpoint(settings: Settings) -> Path | None:
-    """The newest ``*.pt`` under the runs folder, or None."""
-    if not settings.runs_dir.is_dir():
-        return None
-    found = sorted(settings.runs_dir.glob("**/*.pt"), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
 
 
 def make_providers(
@@ -121,7 +114,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
         checkpoint: Annotated[
-            Path | None, typer.Option(help="model checkpoint; default: the newest in the runs folder")
+            Path | None, typer.Option(help="model checkpoint; default: the newest GNN (hetero_sage.pt) in the runs folder")
         ] = None,
     ) -> None:
         """Serve the HTTP API and the explorer page (http://HOST:PORT/, API docs at /docs)."""
@@ -130,7 +123,7 @@ def register(app: typer.Typer) -> None:
         from kgrec.api import create_app
 
         settings = Settings()
-        checkpoint = checkpoint or find_checkpoint(settings)
+        checkpoint = checkpoint or newest_checkpoint(settings, "hetero_sage")
         if checkpoint is not None and not checkpoint.is_file():
             raise _fail(KgrecError(f"no checkpoint at {checkpoint}: run `kgrec train` or fix --checkpoint"))
         recommender, bundles = make_providers(settings, checkpoint)

@@ -1,0 +1,141 @@
+"""The main job: ingest the bundled sample into Neo4j, embed, train, evaluate, recommend, explain.
+
+Each step is a small function over the packages below; ``run_demo`` ties them together and
+returns a ``DemoReport`` that the CLI prints. Nothing here holds recommender logic of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gnn.bundles import BasketCompletion, ComposedBundle, compose_bundle, complete_basket
+from gnn.checkpoint import load_checkpoint, restore_for_split
+from gnn.data import DataConfig, PreparedData, prepare_data
+from gnn.evaluate import ComparisonTable, evaluate_models
+from gnn.models import baselines
+from gnn.recommender import Recommendation, Recommender
+from gnn.train import RunConfig, TrainConfig, TrainResult, train_prepared
+from ingest.pipeline import IngestReport, ingest_source
+from kg.connection import GraphConnection
+from kg.embeddings import EmbedSummary, TextEncoder, embed_products
+from kg.export import export_graph
+from kg.schema import ensure_schema
+from kgrec.config import Settings
+from queries.explain import Explanation, explain
+
+DEMO_USERS = 3
+Step = Callable[[str], None]
+
+
+@dataclass
+class UserRecommendations:
+    """Top products for one user, each with its explanation."""
+
+    user_id: str
+    items: list[tuple[Recommendation, Explanation]]
+
+
+@dataclass
+class DemoReport:
+    """Everything the main job did, step by step."""
+
+    ingest: IngestReport
+    embed: EmbedSummary
+    training: dict[str, TrainResult]
+    comparison: ComparisonTable
+    users: list[UserRecommendations] = field(default_factory=list)
+    basket: BasketCompletion | None = None
+    bundle: ComposedBundle | None = None
+    run_dir: Path | None = None
+
+
+def fit_baselines(prepared: PreparedData) -> dict[str, baselines.RecModel]:
+    """Popularity, item-kNN, EASE and (when vectors exist) text similarity, fitted on train."""
+    import torch
+
+    models: dict[str, baselines.RecModel] = {
+        "popularity": baselines.Popularity(),
+        "itemknn": baselines.ItemKNN(),
+        "ease": baselines.EASE(),
+    }
+    snapshot = prepared.snapshot
+    if snapshot.embedding_mask.any():
+        models["text"] = baselines.TextSimilarity(torch.from_numpy(snapshot.product_embeddings))
+    for model in models.values():
+        model.fit(prepared.split.train)
+    return models
+
+
+def compare_checkpoints(conn: GraphConnection, checkpoints: list[Path], split: str = "test",
+                        with_baselines: bool = True, seed: int = 42) -> tuple[ComparisonTable, PreparedData]:
+    """Full-ranking metrics of saved models and the baselines on the same split of the live graph."""
+    loaded = [(path, load_checkpoint(path)) for path in checkpoints]
+    data_config = DataConfig(**loaded[0][1].info["data_config"]) if loaded else DataConfig(seed=seed)
+    prepared = prepare_data(export_graph(conn), data_config)
+    models = {f"{ckpt.kind} ({path.parent.name})": restore_for_split(ckpt, prepared) for path, ckpt in loaded}
+    if with_baselines:
+        models |= fit_baselines(prepared)
+    return evaluate_models(models, prepared.split, on=split), prepared
+
+
+def train_and_compare(prepared: PreparedData, run_dir: Path, settings: Settings,
+                      epochs: int) -> tuple[dict[str, TrainResult], ComparisonTable, Path]:
+    """Train the GNN and LightGCN on the same split, then compare them with the baselines on test."""
+    train = TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device)
+    results: dict[str, TrainResult] = {}
+    models = {}
+    for name in ("gnn", "lightgcn"):
+        model, result = train_prepared(prepared, RunConfig(model=name, train=train, out_dir=str(run_dir)))
+        models[name] = model
+        results[name] = result
+    models |= fit_baselines(prepared)
+    table = evaluate_models(models, prepared.split, on="test")
+    gnn_checkpoint = Path(results["gnn"].checkpoint or "")
+    return results, table, gnn_checkpoint
+
+
+def demo_users(prepared: PreparedData, count: int = DEMO_USERS) -> list[str]:
+    """The users with the most test targets: the ones whose recommendations can be checked."""
+    import torch
+
+    users, counts = torch.unique(prepared.split.test.edge_index[0], return_counts=True)
+    order = torch.argsort(counts, descending=True, stable=True)[:count]
+    names = prepared.id_maps["user"]
+    return [names[int(users[i])] for i in order]
+
+
+def run_demo(settings: Settings, source: str = "sample", epochs: int = 40, k: int = 5,
+             step: Step = lambda _: None) -> DemoReport:
+    """Start Neo4j if local, ingest ``source``, embed, train, evaluate, recommend and explain."""
+    if settings.uses_local_server():
+        step("starting Neo4j")
+        settings.local_server().start()
+    with GraphConnection(settings.credentials()) as conn:
+        ensure_schema(conn)
+        step(f"ingesting {source}")
+        ingest = ingest_source(conn, source, quarantine_dir=settings.state_dir / "quarantine",
+                               batch_size=settings.batch_size)
+        step("embedding product texts")
+        embedded = embed_products(conn, TextEncoder(settings.embedding_model, settings.device))
+        step("exporting the graph and splitting it by time")
+        prepared = prepare_data(export_graph(conn), DataConfig(seed=settings.seed))
+        run_dir = settings.runs_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-demo"
+        step("training the GNN and LightGCN, fitting the baselines")
+        training, comparison, checkpoint = train_and_compare(prepared, run_dir, settings, epochs)
+        step("recommending and explaining")
+        recommender = Recommender.load(checkpoint, settings.device).refresh(conn)
+        users = [
+            UserRecommendations(user, [(rec, explain(conn, user, rec.product_id))
+                                       for rec in recommender.recommend(user, k)])
+            for user in demo_users(prepared)
+        ]
+        first = users[0] if users else None
+        basket = bundle = None
+        if first and first.items:
+            seed_product = first.items[0][0].product_id
+            basket = complete_basket(conn, [seed_product], k=k)
+            bundle = compose_bundle(conn, first.user_id, seed=seed_product, size=3)
+    return DemoReport(ingest, embedded, training, comparison, users, basket, bundle, run_dir)
