@@ -72,6 +72,14 @@ def commit() -> str:
         return "unknown"
 
 
+def invocation() -> str:
+    """How this benchmark was started, as a command to rerun from the repository root."""
+    script = Path(sys.argv[0])
+    if script.suffix == ".py" and script.parent.name == "bench":
+        return " ".join(["python -m bench." + script.stem, *sys.argv[1:]])
+    return "python " + " ".join(sys.argv)
+
+
 def write_results(name: str, dataset: str, results: list[Result], command: str | None = None) -> Path:
     """Write ``bench/results/<name>.json`` in the project's format and print the table."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -80,7 +88,7 @@ def write_results(name: str, dataset: str, results: list[Result], command: str |
         "dataset": dataset,
         "machine": machine(),
         "commit": commit(),
-        "command": command or "python " + " ".join(sys.argv),
+        "command": command or invocation(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "results": [asdict(r) for r in results],
     }

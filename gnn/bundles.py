@@ -434,7 +434,7 @@ def recommend_bundles(conn: GraphConnection, user_id: str, k: int = 10,
     """Top ``k`` Bundle nodes for ``user_id`` (bundles they already interacted with excluded)."""
     bought = set(user_products(conn, user_id, limit=10_000))
     done = {r["id"] for r in conn.read(_USER_BUNDLES, {"user": user_id})}
-    rows = [r for r in conn.read(_BUNDLES) if r["id"] not in done]
+    rows = [{**r, "items": sorted(r["items"])} for r in conn.read(_BUNDLES) if r["id"] not in done]
     if not rows:
         return []
     top_pop = max(r["users"] for r in rows) or 1

@@ -20,7 +20,7 @@ import numpy as np
 
 from kg.connection import GraphConnection, batched
 from kg.errors import ConfigurationError
-from kg.schema import PRODUCT_VECTOR_INDEX, Label, vector_index_statement
+from kg.schema import PRODUCT_VECTOR_INDEX, Label, ensure_vector_index
 
 _MODELS: dict[tuple[str, str], Any] = {}
 
@@ -230,12 +230,6 @@ def embed_products(
     if dims:
         ensure_vector_index(conn, dims)
     return EmbedSummary(len(ids), encoded, cached, without_text, dims)
-
-
-def ensure_vector_index(conn: GraphConnection, dimensions: int) -> None:
-    """Create the cosine vector index over Product.embedding and wait until it is online."""
-    conn.execute(vector_index_statement(dimensions).cypher)
-    conn.execute("CALL db.awaitIndexes(300)")
 
 
 def similar_products_by_text(

@@ -160,6 +160,24 @@ def vector_index_statement(dimensions: int) -> SchemaStatement:
     )
 
 
+def ensure_vector_index(conn: GraphConnection, dimensions: int) -> None:
+    """Create the product vector index for ``dimensions``; rebuild it if it has other dimensions.
+
+    A changed embedding model changes the vector size, and Neo4j rejects queries whose vector
+    size differs from the index's, so an index of the wrong size is dropped and recreated.
+    """
+    statement = vector_index_statement(dimensions)
+    rows = conn.execute(
+        "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options", {"name": statement.name}
+    )
+    if rows:
+        existing = (rows[0]["options"] or {}).get("indexConfig", {}).get("vector.dimensions")
+        if existing is not None and int(existing) != int(dimensions):
+            conn.execute(f"DROP INDEX {PRODUCT_VECTOR_INDEX} IF EXISTS")
+    conn.execute(statement.cypher)
+    conn.execute("CALL db.awaitIndexes(300)")
+
+
 def ensure_schema(conn: GraphConnection) -> list[str]:
     """Create every constraint and index that is missing; returns the statement names run."""
     names = []

@@ -12,7 +12,7 @@ from gnn.bundles import BundleError, ModelLink, complete_basket, compose_bundle
 from gnn.models.bundle_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
 from kg.connection import GraphConnection, Neo4jCredentials
 from kg.copurchase import recompute_bought_with
-from kg.embeddings import ensure_vector_index
+from kg.schema import ensure_vector_index
 from kg.errors import UnknownEntityError
 from kgrec.cli import app
 

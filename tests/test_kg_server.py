@@ -102,3 +102,23 @@ def test_stop_is_clean_and_data_survives_a_restart(tmp_path) -> None:
     finally:
         server.stop()
     assert server.stop() is False
+
+
+def test_vector_index_is_rebuilt_when_the_dimensions_change(graph: GraphConnection) -> None:
+    from kg.schema import PRODUCT_VECTOR_INDEX, ensure_vector_index
+
+    def dims() -> int:
+        rows = graph.execute("SHOW VECTOR INDEXES YIELD name, options WHERE name = $n RETURN options",
+                             {"n": PRODUCT_VECTOR_INDEX})
+        return int(rows[0]["options"]["indexConfig"]["vector.dimensions"])
+
+    ensure_vector_index(graph, 4)
+    ensure_vector_index(graph, 4)
+    assert dims() == 4
+    ensure_vector_index(graph, 8)
+    assert dims() == 8
+    graph.write("CREATE (:Product {id: 'v', embedding: [1.0, 0, 0, 0, 0, 0, 0, 0]})")
+    graph.execute("CALL db.awaitIndexes(60)")
+    rows = graph.read("CALL db.index.vector.queryNodes($i, 1, $v) YIELD node RETURN node.id AS id",
+                      {"i": PRODUCT_VECTOR_INDEX, "v": [1.0, 0, 0, 0, 0, 0, 0, 0]})
+    assert [r["id"] for r in rows] == ["v"]
