@@ -94,13 +94,10 @@ class TextEncoder:
         device = _resolve_device(self.device)
         key = (path, device)
         if key not in _MODELS:
-            import os
-
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never phone home
             from sentence_transformers import SentenceTransformer
 
-            try:
-                _MODELS[key] = SentenceTransformer(path, device=device)
+            try:  # the model is a local folder: never ask a hub
+                _MODELS[key] = SentenceTransformer(path, device=device, local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise ConfigurationError(
                     f"cannot load the sentence-transformer at {path!r} ({exc}); set "

@@ -60,11 +60,6 @@ class HeteroSAGEConfig:
     aggr: str = "mean"
     loss: Literal["bpr", "bce"] = "bpr"
     copurchase_weight: float = 0.5
-    #: item prior added to every user→product score: ``pop_bias`` = a learned weight times
-    #: log(1 + training buyers) read from the attached graph (0 for unseen products);
-    #: ``id_bias`` = a learned per-product offset for products seen in training.
-    pop_bias: bool = True
-    id_bias: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,14 +109,10 @@ class HeteroSAGE(RecModel):
             nn.ModuleDict({t: nn.LayerNorm(hidden) for t in self.node_types}) for _ in range(self.config.num_layers - 1)
         )
         self.item_bias = nn.Linear(hidden, 1)  # popularity-like prior, computed from features (cold items too)
-        self.pop_weight = nn.Parameter(torch.tensor(0.5))
-        self.id_bias = nn.Embedding(max(self.num_nodes.get("product", 0), 1), 1)
-        nn.init.zeros_(self.id_bias.weight)
         self.copurchase = nn.Linear(hidden, hidden, bias=False)
         self._data: HeteroData | None = None
         self._cache: dict[str, Tensor] | None = None
         self._adj: dict[EdgeType, Tensor] | None = None
-        self._log_pop: Tensor | None = None
 
     # -- graph ------------------------------------------------------------------------------------
     def attach(self, data: HeteroData) -> HeteroSAGE:
@@ -133,7 +124,6 @@ class HeteroSAGE(RecModel):
         self._data = data
         self._cache = None
         self._adj = None
-        self._log_pop = None
         return self
 
     def _adjacency(self) -> dict[EdgeType, Tensor]:
@@ -158,30 +148,6 @@ class HeteroSAGE(RecModel):
         if self._data["product"].id_index.device != device:
             self._data = self._data.to(device)
         return self._data
-
-    def _log_popularity(self) -> Tensor:
-        """``[num_products]`` log(1 + number of training buy edges) from the attached graph."""
-        data = self.data
-        device = data["product"].id_index.device
-        if self._log_pop is None or self._log_pop.device != device:
-            n = data["product"].num_nodes
-            buys = ("user", "buys", "product")
-            if buys in data.edge_types and data[buys].edge_index.size(1):
-                deg = torch.bincount(data[buys].edge_index[1], minlength=n).float()
-            else:
-                deg = torch.zeros(n, device=device)
-            self._log_pop = torch.log1p(deg).to(device)
-        return self._log_pop
-
-    def _bias(self, z_product: Tensor) -> Tensor:
-        """``[num_products]`` item prior: feature bias (+ popularity, + id offset of seen products)."""
-        bias = self.item_bias(z_product).squeeze(-1)
-        if self.config.pop_bias:
-            bias = bias + self.pop_weight * self._log_popularity()
-        if self.config.id_bias:
-            idx = self.data["product"].id_index
-            bias = bias + self.id_bias(idx.clamp(min=0)).squeeze(-1) * (idx >= 0).float()
-        return bias
 
     def fit(self, train: Interactions) -> None:
         """Nothing to fit: the training graph comes with ``attach``."""
@@ -238,7 +204,7 @@ class HeteroSAGE(RecModel):
     # -- contract ---------------------------------------------------------------------------------
     def loss(self, batch: TrainBatch) -> Tensor:
         z = self.embeddings()
-        bias = self._bias(z["product"])
+        bias = self.item_bias(z["product"]).squeeze(-1)
         zu, zp, zn = z["user"][batch.users], z["product"][batch.pos_items], z["product"][batch.neg_items]
         pos = (zu * zp).sum(-1) + bias[batch.pos_items]
         neg = ((zu.unsqueeze(1) * zn).sum(-1) if zn.dim() == 3 else (zu * zn).sum(-1)) + bias[batch.neg_items]
@@ -255,11 +221,11 @@ class HeteroSAGE(RecModel):
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         z = self.embeddings()
-        return (z["user"][users] * z["product"][items]).sum(-1) + self._bias(z["product"])[items]
+        return (z["user"][users] * z["product"][items]).sum(-1) + self.item_bias(z["product"][items]).squeeze(-1)
 
     def score_all(self, users: Tensor) -> Tensor:
         z = self.embeddings()
-        return z["user"][users] @ z["product"].t() + self._bias(z["product"]).view(1, -1)
+        return z["user"][users] @ z["product"].t() + self.item_bias(z["product"]).view(1, -1)
 
     def score_products(self, anchor_items: Tensor, candidate_items: Tensor | None = None) -> Tensor:
         """Co-purchase scores ``[len(anchor), len(candidates)]`` (all products when ``None``)."""
