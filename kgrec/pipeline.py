@@ -117,7 +117,7 @@ def run_demo(settings: Settings, source: str = "sample", epochs: int = 40, k: in
         ensure_schema(conn)
         step(f"ingesting {source}")
         ingest = ingest_source(conn, source, quarantine_dir=settings.state_dir / "quarantine",
-                               batch_size=settings.batch_size)
+                               batch_size=settings.batch_size, progress=True)
         step("embedding product texts")
         embedded = embed_products(conn, TextEncoder(settings.embedding_model, settings.device))
         step("exporting the graph and splitting it by time")
