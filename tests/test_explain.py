@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_queries import build_shop
+from test_queries import shop  # noqa: F401 (module fixture: the hand-built shop graph)
 
 from kg.connection import GraphConnection
 from kg.errors import UnknownEntityError
@@ -11,16 +11,6 @@ from queries.explain import PathNode, Reason, copurchase_strength, explain, expl
 from queries.runner import QueryParameterError
 
 pytestmark = pytest.mark.neo4j
-
-
-@pytest.fixture(scope="module")
-def shop(session_graph: GraphConnection) -> GraphConnection:
-    from kg.schema import ensure_schema
-
-    session_graph.clear()
-    ensure_schema(session_graph)
-    build_shop(session_graph)
-    return session_graph
 
 
 def test_copurchase_reason_leads_with_the_right_lift(shop: GraphConnection) -> None:
