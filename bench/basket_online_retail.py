@@ -10,7 +10,7 @@ period (the model is then refitted on the whole training period for that many ep
 
     .venv/bin/python -m bench.basket_online_retail
 
-Models: ``gnn`` (gnn.models.bundle_gnn.CoPurchaseGNN: LightGCN over the training co-purchase
+Models: ``gnn`` (gnn.models.basket_gnn.CoPurchaseGNN: LightGCN over the training co-purchase
 graph with MiniLM text features), ``lift`` (sum of lift(a, j) over basket items a, pairs in >= 2
 training baskets), ``confidence`` (sum of confidence a→j), ``text`` (mean cosine of MiniLM
 vectors) and ``popularity``.
@@ -30,7 +30,7 @@ from scipy import sparse
 
 from bench.common import ROOT, SHARED_DATA, Result, write_results
 from gnn.metrics import RankingAccumulator
-from gnn.models.bundle_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
+from gnn.models.basket_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
 
 CSV = SHARED_DATA / "online-retail" / "online_retail.csv.gz"
 CACHE = ROOT / ".kgrec" / "bench-cache"

@@ -80,7 +80,7 @@ def bundles_recommend(
     epochs: Annotated[int, typer.Option(help="train the bundle GNN on the graph first (0: item overlap)")] = 0,
 ) -> None:
     """Bundles for a user: the bundle GNN when --epochs > 0, else item overlap + popularity."""
-    from gnn.bundles import fit_bundle_model, recommend_bundles
+    from gnn.bundle_recs import fit_bundle_model, recommend_bundles
 
     try:
         with GraphConnection(Settings().credentials()) as conn:

@@ -51,7 +51,7 @@ class BundleService:
         return complete_basket(self.conn, product_ids, k, max_price=max_price, category=category, model=self._model())
 
     def recommend_bundles(self, user_id: str, k: int = 5) -> Any:
-        from gnn.bundles import recommend_bundles
+        from gnn.bundle_recs import recommend_bundles
 
         return recommend_bundles(self.conn, user_id, k)
 

@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from gnn.bundles import BundleError, ModelLink, complete_basket, compose_bundle
-from gnn.models.bundle_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
+from gnn.models.basket_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
 from kg.connection import GraphConnection, Neo4jCredentials
 from kg.copurchase import recompute_bought_with
 from kg.schema import ensure_vector_index

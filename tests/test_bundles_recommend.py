@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gnn.bundles import fit_bundle_model, recommend_bundles
+from gnn.bundle_recs import fit_bundle_model, recommend_bundles
 from gnn.models.bundle_gnn import BundleModelConfig
 from kg.connection import GraphConnection
 from kg.errors import UnknownEntityError
