@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gnn.bundles import BasketCompletion, ComposedBundle, compose_bundle, complete_basket
 from gnn.checkpoint import load_checkpoint, restore_for_split
+from gnn.contract import RecModel
 from gnn.data import DataConfig, PreparedData, prepare_data
 from gnn.evaluate import ComparisonTable, evaluate_models
 from gnn.models import baselines
@@ -52,11 +53,11 @@ class DemoReport:
     run_dir: Path | None = None
 
 
-def fit_baselines(prepared: PreparedData) -> dict[str, baselines.RecModel]:
+def fit_baselines(prepared: PreparedData) -> dict[str, RecModel]:
     """Popularity, item-kNN, EASE and (when vectors exist) text similarity, fitted on train."""
     import torch
 
-    models: dict[str, baselines.RecModel] = {
+    models: dict[str, RecModel] = {
         "popularity": baselines.Popularity(),
         "itemknn": baselines.ItemKNN(),
         "ease": baselines.EASE(),
