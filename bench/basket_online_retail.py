@@ -29,8 +29,8 @@ import typer
 from scipy import sparse
 
 from bench.common import ROOT, SHARED_DATA, Result, write_results
-from gnn.metrics import RankingAccumulator
-from gnn.models.basket_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
+from kgrec.gnn.metrics import RankingAccumulator
+from kgrec.gnn.models.basket_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
 
 CSV = SHARED_DATA / "online-retail" / "online_retail.csv.gz"
 CACHE = ROOT / ".kgrec" / "bench-cache"
@@ -50,7 +50,7 @@ class BasketSplit:
 def load_invoices(path: Path = CSV) -> pd.DataFrame:
     """Clean invoice lines via the ingest reader (ingest.sources.online_retail): one row per
     (invoice, product) with the invoice time."""
-    from ingest.sources.online_retail import clean_lines, read_raw
+    from kgrec.ingest.sources.online_retail import clean_lines, read_raw
 
     lines, _ = clean_lines(read_raw(path.parent))
     return lines.assign(InvoiceDate=pd.to_datetime(lines["InvoiceDate"]))
@@ -64,8 +64,9 @@ def split_baskets(df: pd.DataFrame, test_share: float, seed: int) -> BasketSplit
     train_df = df[df["InvoiceNo"].isin(train_ids)]
     products = sorted(train_df["StockCode"].unique())
     index = {p: i for i, p in enumerate(products)}
-    titles_map = train_df.groupby("StockCode")["Description"].agg(lambda s: str(s.dropna().iloc[0])
-                                                                  if s.notna().any() else "")
+    titles_map = train_df.groupby("StockCode")["Description"].agg(
+        lambda s: str(s.dropna().iloc[0]) if s.notna().any() else ""
+    )
     grouped = df.groupby("InvoiceNo")["StockCode"].agg(list)
     train = [[index[p] for p in grouped[i]] for i in times.index[:cut]]
     rng = np.random.default_rng(seed)
@@ -76,7 +77,7 @@ def split_baskets(df: pd.DataFrame, test_share: float, seed: int) -> BasketSplit
             continue
         hide = int(rng.integers(len(known)))
         targets.append(known[hide])
-        contexts.append(known[:hide] + known[hide + 1:])
+        contexts.append(known[:hide] + known[hide + 1 :])
     return BasketSplit(products, [titles_map[p] for p in products], train, contexts, targets)
 
 
@@ -97,13 +98,16 @@ def pair_scores(train: list[list[int]], n: int, min_orders: int = 2) -> dict[str
     per = np.asarray(x.sum(0)).ravel().clip(min=1)
     lift = together * len(train) / np.outer(per, per)
     conf = together / per[:, None]
-    return {"lift": lift.astype(np.float32), "confidence": conf.astype(np.float32),
-            "popularity": per.astype(np.float32)}
+    return {
+        "lift": lift.astype(np.float32),
+        "confidence": conf.astype(np.float32),
+        "popularity": per.astype(np.float32),
+    }
 
 
 def text_vectors(titles: list[str]) -> np.ndarray:
     """MiniLM vectors of cleaned titles (kg.embeddings), cached under .kgrec/bench-cache."""
-    from kg.embeddings import TextEncoder, clean_text, text_hash
+    from kgrec.kg.embeddings import TextEncoder, clean_text, text_hash
 
     texts = [clean_text(t) or "product" for t in titles]
     path = CACHE / f"online-retail-text-{text_hash(chr(10).join(texts))}.npy"
@@ -115,12 +119,11 @@ def text_vectors(titles: list[str]) -> np.ndarray:
     return vectors
 
 
-def evaluate(score_fn, contexts: list[list[int]], targets: list[int], n: int,
-             batch: int = 512) -> dict[str, float]:
+def evaluate(score_fn, contexts: list[list[int]], targets: list[int], n: int, batch: int = 512) -> dict[str, float]:
     """HitRate@10 and full-ranking MRR; basket items are masked before ranking."""
     acc = RankingAccumulator(n, ks=(10,))
     for start in range(0, len(contexts), batch):
-        ctx, tgt = contexts[start:start + batch], targets[start:start + batch]
+        ctx, tgt = contexts[start : start + batch], targets[start : start + batch]
         scores = torch.as_tensor(score_fn(ctx), dtype=torch.float32).clone()
         rows = np.repeat(np.arange(len(ctx)), [len(c) for c in ctx])
         scores[torch.from_numpy(rows), torch.tensor([i for c in ctx for i in c])] = float("-inf")
@@ -135,8 +138,9 @@ def matrix_scorer(matrix: np.ndarray):
     return lambda ctx: torch.stack([m[torch.tensor(c)].sum(0) for c in ctx])
 
 
-def train_gnn(split: BasketSplit, text: np.ndarray, config: CoPurchaseConfig, max_epochs: int,
-              valid_share: float, log=print) -> tuple[CoPurchaseGNN, int, float]:
+def train_gnn(
+    split: BasketSplit, text: np.ndarray, config: CoPurchaseConfig, max_epochs: int, valid_share: float, log=print
+) -> tuple[CoPurchaseGNN, int, float]:
     """Pick the epoch count on a temporal validation slice, then refit on all training baskets."""
     n = len(split.products)
     cut = int(len(split.train) * (1 - valid_share))
@@ -147,7 +151,7 @@ def train_gnn(split: BasketSplit, text: np.ndarray, config: CoPurchaseConfig, ma
         if len(b) >= 2:
             k = int(rng.integers(len(b)))
             v_tgt.append(b[k])
-            v_ctx.append(b[:k] + b[k + 1:])
+            v_ctx.append(b[:k] + b[k + 1 :])
     text_t = torch.from_numpy(text)
     model = CoPurchaseGNN(CoPurchaseCounts.from_baskets(fit, n), text_t, config)
     best = {"mrr": -1.0, "epoch": 0}
@@ -171,15 +175,27 @@ def train_gnn(split: BasketSplit, text: np.ndarray, config: CoPurchaseConfig, ma
     return final, int(best["epoch"]), float(np.mean(times))
 
 
-def main(test_share: float = 0.1, valid_share: float = 0.1, max_epochs: int = 20, dim: int = 64,
-         layers: int = 2, neighbours: int = 64, lr: float = 0.02, evidence: bool = True, seed: int = 42,
-         threads: int = 2, write: bool = True) -> None:
+def main(
+    test_share: float = 0.1,
+    valid_share: float = 0.1,
+    max_epochs: int = 20,
+    dim: int = 64,
+    layers: int = 2,
+    neighbours: int = 64,
+    lr: float = 0.02,
+    evidence: bool = True,
+    seed: int = 42,
+    threads: int = 2,
+    write: bool = True,
+) -> None:
     """Run every model and write bench/results/basket-online-retail.json."""
     torch.set_num_threads(threads)
     split = split_baskets(load_invoices(), test_share, seed)
     n = len(split.products)
-    print(f"Online Retail: {n} training products, {len(split.train)} training baskets, "
-          f"{len(split.test_target)} test baskets with a hidden known item")
+    print(
+        f"Online Retail: {n} training products, {len(split.train)} training baskets, "
+        f"{len(split.test_target)} test baskets with a hidden known item"
+    )
     text = text_vectors(split.titles)
     pairs = pair_scores(split.train, n)
     text_t = torch.from_numpy(text)
@@ -189,13 +205,15 @@ def main(test_share: float = 0.1, valid_share: float = 0.1, max_epochs: int = 20
         "text": lambda ctx: torch.stack([text_t[torch.tensor(c)].mean(0) for c in ctx]) @ text_t.T,
         "popularity": lambda ctx: torch.from_numpy(pairs["popularity"]).expand(len(ctx), -1),
     }
-    config = CoPurchaseConfig(dim=dim, layers=layers, neighbours=neighbours, lr=lr, evidence=evidence,
-                              seed=seed)
+    config = CoPurchaseConfig(dim=dim, layers=layers, neighbours=neighbours, lr=lr, evidence=evidence, seed=seed)
     t0 = time.time()
     model, epochs, epoch_s = train_gnn(split, text, config, max_epochs, valid_share)
     scorers = {"gnn": model.score_baskets, **scorers}
-    results = [Result("gnn", "train", "epochs", epochs), Result("gnn", "train", "epoch_s", epoch_s),
-               Result("gnn", "train", "train_s", time.time() - t0)]
+    results = [
+        Result("gnn", "train", "epochs", epochs),
+        Result("gnn", "train", "epoch_s", epoch_s),
+        Result("gnn", "train", "train_s", time.time() - t0),
+    ]
     for name, fn in scorers.items():
         m = evaluate(fn, split.test_context, split.test_target, n)
         results = [Result(name, "test", k, v) for k, v in m.items()] + results

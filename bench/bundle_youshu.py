@@ -25,9 +25,9 @@ import torch
 import typer
 
 from bench.common import ROOT, SHARED_DATA, Result, write_results
-from gnn.contract import Interactions, RecModel
-from gnn.metrics import RankingAccumulator
-from gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
+from kgrec.gnn.contract import Interactions, RecModel
+from kgrec.gnn.metrics import RankingAccumulator
+from kgrec.gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
 
 DATA = SHARED_DATA / "youshu"
 KS = (20,)
@@ -54,20 +54,24 @@ def load_youshu(folder: Path = DATA) -> Youshu:
     def pairs(name: str) -> np.ndarray:
         return np.loadtxt(folder / name, dtype=np.int64, ndmin=2).T.copy()
 
-    return Youshu(*sizes, pairs("user_item.txt"), pairs("bundle_item.txt"),
-                  pairs("user_bundle_train.txt"), pairs("user_bundle_tune.txt"),
-                  pairs("user_bundle_test.txt"))
+    return Youshu(
+        *sizes,
+        pairs("user_item.txt"),
+        pairs("bundle_item.txt"),
+        pairs("user_bundle_train.txt"),
+        pairs("user_bundle_tune.txt"),
+        pairs("user_bundle_test.txt"),
+    )
 
 
-def evaluate(score_all, num_bundles: int, mask: np.ndarray, target: np.ndarray,
-             batch: int = 2048) -> dict[str, float]:
+def evaluate(score_all, num_bundles: int, mask: np.ndarray, target: np.ndarray, batch: int = 2048) -> dict[str, float]:
     """Recall/NDCG@20 over users with targets; ``mask`` pairs get -inf before ranking."""
     acc = RankingAccumulator(num_bundles, ks=KS)
     users = np.unique(target[0])
     mask_t, target_t = torch.from_numpy(mask), torch.from_numpy(target)
     num_users = int(max(mask[0].max(initial=0), target[0].max())) + 1
     for start in range(0, len(users), batch):
-        chunk = torch.from_numpy(users[start:start + batch])
+        chunk = torch.from_numpy(users[start : start + batch])
         pos = torch.full((num_users,), -1, dtype=torch.long)
         pos[chunk] = torch.arange(chunk.numel())
         with torch.no_grad():
@@ -107,11 +111,13 @@ class ItemOverlap(RecModel):
     def __init__(self, data: Youshu) -> None:
         super().__init__()
         ui, bi = data.user_item, data.bundle_item
-        self.ui = torch.sparse_coo_tensor(torch.from_numpy(ui), torch.ones(ui.shape[1]),
-                                          (data.num_users, data.num_items)).coalesce()
+        self.ui = torch.sparse_coo_tensor(
+            torch.from_numpy(ui), torch.ones(ui.shape[1]), (data.num_users, data.num_items)
+        ).coalesce()
         size = np.bincount(bi[0], minlength=data.num_bundles).clip(min=1)
-        self.bi = torch.sparse_coo_tensor(torch.from_numpy(bi), torch.from_numpy(1.0 / size[bi[0]]).float(),
-                                          (data.num_bundles, data.num_items)).coalesce()
+        self.bi = torch.sparse_coo_tensor(
+            torch.from_numpy(bi), torch.from_numpy(1.0 / size[bi[0]]).float(), (data.num_bundles, data.num_items)
+        ).coalesce()
         self.pop = torch.zeros(data.num_bundles)
 
     def fit(self, train: Interactions) -> None:
@@ -126,15 +132,29 @@ class ItemOverlap(RecModel):
         return torch.sparse.mm(self.bi, rows.T).T + self.pop
 
 
-def train_gnn(data: Youshu, config: BundleModelConfig, epochs: int, lr: float, l2: float,
-              batch_size: int, eval_every: int, patience: int, budget_s: float,
-              log=print) -> tuple[CrossViewBundleModel, dict[str, float], float, int]:
+def train_gnn(
+    data: Youshu,
+    config: BundleModelConfig,
+    epochs: int,
+    lr: float,
+    l2: float,
+    batch_size: int,
+    eval_every: int,
+    patience: int,
+    budget_s: float,
+    log=print,
+) -> tuple[CrossViewBundleModel, dict[str, float], float, int]:
     """Train with early stopping on tune; returns (best model, tune metrics, epoch_s, epochs)."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = CrossViewBundleModel(data.num_users, data.num_bundles, data.num_items,
-                                 torch.from_numpy(data.user_item), torch.from_numpy(data.bundle_item),
-                                 config)
+    model = CrossViewBundleModel(
+        data.num_users,
+        data.num_bundles,
+        data.num_items,
+        torch.from_numpy(data.user_item),
+        torch.from_numpy(data.bundle_item),
+        config,
+    )
     train = Interactions(data.num_users, data.num_bundles, torch.from_numpy(data.train))
     model.fit(train)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=l2)
@@ -148,9 +168,11 @@ def train_gnn(data: Youshu, config: BundleModelConfig, epochs: int, lr: float, l
         if epoch % eval_every == 0 or epoch == epochs:
             model.eval()
             metrics = evaluate(model.score_all, data.num_bundles, data.train, data.tune)
-            log(f"epoch {epoch:3d} loss {loss:.4f} tune recall@20 "
+            log(
+                f"epoch {epoch:3d} loss {loss:.4f} tune recall@20 "
                 f"{metrics['recall@20']:.4f} ndcg@20 {metrics['ndcg@20']:.4f} "
-                f"({np.mean(epoch_times):.2f}s/epoch)")
+                f"({np.mean(epoch_times):.2f}s/epoch)"
+            )
             if metrics["recall@20"] > best:
                 best, bad, tune_metrics = metrics["recall@20"], 0, metrics
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -180,20 +202,38 @@ def popularity_fusion(model: CrossViewBundleModel, data: Youshu, train: Interact
     alpha = best[1]
     test = evaluate(lambda u: model.score_all(u) + alpha * log_pop, data.num_bundles, data.train, data.test)
     name = "gnn+popularity"
-    return ([Result(name, "tune", k, v) for k, v in best[2].items()]
-            + [Result(name, "test", k, v) for k, v in test.items()] + [Result(name, "tune", "alpha", alpha)])
+    return (
+        [Result(name, "tune", k, v) for k, v in best[2].items()]
+        + [Result(name, "test", k, v) for k, v in test.items()]
+        + [Result(name, "tune", "alpha", alpha)]
+    )
 
 
-def main(epochs: int = 100, dim: int = 64, layers: int = 1, lr: float = 1e-3, l2: float = 1e-4,
-         cl_weight: float = 0.04, temperature: float = 0.25, edge_drop: float = 0.2,
-         batch_size: int = 2048, eval_every: int = 5, patience: int = 4,
-         budget_s: float = 1500.0, seed: int = 42, threads: int = 2,
-         write: bool = True, tag: str = "") -> None:
+def main(
+    epochs: int = 100,
+    dim: int = 64,
+    layers: int = 1,
+    lr: float = 1e-3,
+    l2: float = 1e-4,
+    cl_weight: float = 0.04,
+    temperature: float = 0.25,
+    edge_drop: float = 0.2,
+    batch_size: int = 2048,
+    eval_every: int = 5,
+    patience: int = 4,
+    budget_s: float = 1500.0,
+    seed: int = 42,
+    threads: int = 2,
+    write: bool = True,
+    tag: str = "",
+) -> None:
     """Train and evaluate every model; write bench/results/bundle-youshu.json."""
     torch.set_num_threads(threads)
     data = load_youshu()
-    print(f"Youshu: {data.num_users} users, {data.num_bundles} bundles, {data.num_items} items; "
-          f"train/tune/test {data.train.shape[1]}/{data.tune.shape[1]}/{data.test.shape[1]}")
+    print(
+        f"Youshu: {data.num_users} users, {data.num_bundles} bundles, {data.num_items} items; "
+        f"train/tune/test {data.train.shape[1]}/{data.tune.shape[1]}/{data.test.shape[1]}"
+    )
     train = Interactions(data.num_users, data.num_bundles, torch.from_numpy(data.train))
     results: list[Result] = []
     for baseline in (Popularity(data.num_bundles), ItemOverlap(data)):
@@ -201,11 +241,11 @@ def main(epochs: int = 100, dim: int = 64, layers: int = 1, lr: float = 1e-3, l2
         for split, target in (("tune", data.tune), ("test", data.test)):
             m = evaluate(baseline.score_all, data.num_bundles, data.train, target)
             results += [Result(baseline.name, split, k, v) for k, v in m.items()]
-    config = BundleModelConfig(dim=dim, layers=layers, temperature=temperature,
-                               cl_weight=cl_weight, edge_drop=edge_drop, seed=seed)
+    config = BundleModelConfig(
+        dim=dim, layers=layers, temperature=temperature, cl_weight=cl_weight, edge_drop=edge_drop, seed=seed
+    )
     t0 = time.time()
-    model, tune, epoch_s, ran = train_gnn(data, config, epochs, lr, l2, batch_size, eval_every,
-                                          patience, budget_s)
+    model, tune, epoch_s, ran = train_gnn(data, config, epochs, lr, l2, batch_size, eval_every, patience, budget_s)
     train_s = time.time() - t0
     test = evaluate(model.score_all, data.num_bundles, data.train, data.test)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -218,8 +258,11 @@ def main(epochs: int = 100, dim: int = 64, layers: int = 1, lr: float = 1e-3, l2
     for split, target in (("tune", data.tune), ("test", data.test)):
         m = evaluate(lambda u: (u_i[u] + u_b[u]) @ b_i.T, data.num_bundles, data.train, target)
         results += [Result("gnn-item-view", split, k, v) for k, v in m.items()]
-    results += [Result("gnn", "train", "epoch_s", epoch_s), Result("gnn", "train", "epochs", ran),
-                Result("gnn", "train", "train_s", train_s)]
+    results += [
+        Result("gnn", "train", "epoch_s", epoch_s),
+        Result("gnn", "train", "epochs", ran),
+        Result("gnn", "train", "train_s", train_s),
+    ]
     if write:
         write_results("bundle-youshu" + (f"-{tag}" if tag else ""), "youshu", results)
     else:

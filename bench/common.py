@@ -13,8 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from kg.connection import GraphConnection
-from kg.local_server import LocalNeo4j, ServerConfig
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.local_server import LocalNeo4j, ServerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -34,8 +34,9 @@ class Result:
 def bench_server(heap: str = "2g", pagecache: str = "1g") -> LocalNeo4j:
     """A server of its own (ports 7689/7476) so benchmarks never wipe the demo graph."""
     return LocalNeo4j(
-        ServerConfig(state_dir=ROOT / ".kgrec" / "bench-neo4j", bolt_port=7689, http_port=7476,
-                     heap=heap, pagecache=pagecache)
+        ServerConfig(
+            state_dir=ROOT / ".kgrec" / "bench-neo4j", bolt_port=7689, http_port=7476, heap=heap, pagecache=pagecache
+        )
     )
 
 
@@ -66,8 +67,9 @@ def machine() -> str:
 
 def commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=ROOT, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -13,11 +13,11 @@ import os
 import time
 
 from bench.common import SHARED_DATA, Result, connect_bench_graph, write_results
-from ingest.pipeline import ingest_tables
-from ingest.sources.online_retail import read_online_retail
-from kg.connection import GraphConnection
-from kg.copurchase import recompute_bought_with
-from kg.schema import Label, Rel, ensure_schema
+from kgrec.ingest.pipeline import ingest_tables
+from kgrec.ingest.sources.online_retail import read_online_retail
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.copurchase import recompute_bought_with
+from kgrec.kg.schema import Label, Rel, ensure_schema
 
 NAIVE_CYPHER = (
     f"MERGE (u:{Label.USER.value} {{id: $user_id}}) "
@@ -58,15 +58,18 @@ def main() -> None:
     conn = connect_bench_graph(clear=False)
     wipe(conn)
     ensure_schema(conn)
-    report = ingest_tables(conn, tables, source="online-retail", batch_size=args.batch_size, copurchase=False,
-                           progress=True)
+    report = ingest_tables(
+        conn, tables, source="online-retail", batch_size=args.batch_size, copurchase=False, progress=True
+    )
     batched_s = report.seconds
     started = time.perf_counter()
     copurchase = recompute_bought_with(conn, batch_size=args.batch_size)
     copurchase_s = time.perf_counter() - started
     print("steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
-    print(f"read+clean {read_s:.1f} s; ingest {lines:,} lines in {batched_s:.1f} s; "
-          f"BOUGHT_WITH {copurchase.pairs:,} pairs in {copurchase_s:.1f} s; counts add up: {report.adds_up()}")
+    print(
+        f"read+clean {read_s:.1f} s; ingest {lines:,} lines in {batched_s:.1f} s; "
+        f"BOUGHT_WITH {copurchase.pairs:,} pairs in {copurchase_s:.1f} s; counts add up: {report.adds_up()}"
+    )
 
     wipe(conn)
     ensure_schema(conn)
@@ -74,29 +77,42 @@ def main() -> None:
     users = dict(zip(tables.orders["order_id"], tables.orders["user_id"], strict=True))
     sample = tables.order_items.head(args.naive_lines)
     rows: list[dict[str, object]] = [
-        {"user_id": users[o], "order_id": o, "ts": timestamps[o], "product_id": p, "quantity": int(q),
-         "price": float(pr)}
-        for o, p, q, pr in zip(sample["order_id"], sample["product_id"], sample["quantity"], sample["price"],
-                               strict=True)]
+        {
+            "user_id": users[o],
+            "order_id": o,
+            "ts": timestamps[o],
+            "product_id": p,
+            "quantity": int(q),
+            "price": float(pr),
+        }
+        for o, p, q, pr in zip(
+            sample["order_id"], sample["product_id"], sample["quantity"], sample["price"], strict=True
+        )
+    ]
     naive = naive_lines_per_s(conn, rows)
     wipe(conn)
     conn.close()
 
     batched = lines / batched_s
-    write_results("ingest-online-retail", "UCI Online Retail (cleaned: order lines with a customer)", [
-        Result("batched", "all", "lines_per_s", batched),
-        Result("batched", "all", "seconds", batched_s),
-        Result("batched", "all", "lines", float(lines)),
-        Result("batched", "all", "read_clean_seconds", read_s),
-        *[Result("batched", "all", "seconds_" + k.replace(" ", "_"), v) for k, v in report.timings.items()],
-        Result("copurchase", "all", "seconds", copurchase_s),
-        Result("copurchase", "all", "pairs", float(copurchase.pairs)),
-        Result("naive", "all", "lines_per_s", naive),
-        Result("batched_vs_naive", "all", "speedup", batched / naive),
-        Result("batched", "all", "order_items_lines_per_s", lines / report.timings["write order_items"]),
-        Result("machine", "all", "load_avg_1min_at_start", load_before),
-        Result("machine", "all", "load_avg_1min_at_end", os.getloadavg()[0]),
-    ], command=".venv/bin/python -m bench.ingest_online_retail")
+    write_results(
+        "ingest-online-retail",
+        "UCI Online Retail (cleaned: order lines with a customer)",
+        [
+            Result("batched", "all", "lines_per_s", batched),
+            Result("batched", "all", "seconds", batched_s),
+            Result("batched", "all", "lines", float(lines)),
+            Result("batched", "all", "read_clean_seconds", read_s),
+            *[Result("batched", "all", "seconds_" + k.replace(" ", "_"), v) for k, v in report.timings.items()],
+            Result("copurchase", "all", "seconds", copurchase_s),
+            Result("copurchase", "all", "pairs", float(copurchase.pairs)),
+            Result("naive", "all", "lines_per_s", naive),
+            Result("batched_vs_naive", "all", "speedup", batched / naive),
+            Result("batched", "all", "order_items_lines_per_s", lines / report.timings["write order_items"]),
+            Result("machine", "all", "load_avg_1min_at_start", load_before),
+            Result("machine", "all", "load_avg_1min_at_end", os.getloadavg()[0]),
+        ],
+        command=".venv/bin/python -m bench.ingest_online_retail",
+    )
 
 
 if __name__ == "__main__":

@@ -28,11 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, SHARED_DATA, Result, write_results  # noqa: E402
-from gnn.contract import Interactions, LinkSplit, RecModel, TrainBatch  # noqa: E402
-from gnn.evaluate import RankingReport, evaluate  # noqa: E402
-from gnn.models.baselines import ItemKNN, Popularity  # noqa: E402
-from gnn.models.lightgcn import LightGCNRec  # noqa: E402
+from bench.common import RESULTS, SHARED_DATA, Result, write_results
+from kgrec.gnn.contract import Interactions, LinkSplit, RecModel, TrainBatch
+from kgrec.gnn.evaluate import RankingReport, evaluate
+from kgrec.gnn.models.baselines import ItemKNN, Popularity
+from kgrec.gnn.models.lightgcn import LightGCNRec
 
 DATA = SHARED_DATA / "amazon-book-kgat"
 REPORTED = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr")
@@ -49,8 +49,9 @@ def read_kgat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
 
 
-def holdout_valid(users: np.ndarray, items: np.ndarray, frac: float = 0.1, min_items: int = 5,
-                  seed: int = 0) -> np.ndarray:
+def holdout_valid(
+    users: np.ndarray, items: np.ndarray, frac: float = 0.1, min_items: int = 5, seed: int = 0
+) -> np.ndarray:
     """Boolean mask of the pairs held out for validation (per user, seeded)."""
     rng = np.random.default_rng(seed)
     order = np.lexsort((rng.random(len(users)), users))  # random order within each user
@@ -109,11 +110,21 @@ class BprHistory:
     best_score: float = -1.0
 
 
-def train_bpr(model: RecModel, split: LinkSplit, *, max_epochs: int = 1000,
-              batch_size: int = 32768, lr: float = 0.01, budget_s: float = 1200.0,
-              eval_every: int = 4, patience: int = 3, metric: str = "recall@20",
-              valid_users: int | None = 10_000, seed: int = 0,
-              log: Callable[[str], None] = print) -> BprHistory:
+def train_bpr(
+    model: RecModel,
+    split: LinkSplit,
+    *,
+    max_epochs: int = 1000,
+    batch_size: int = 32768,
+    lr: float = 0.01,
+    budget_s: float = 1200.0,
+    eval_every: int = 4,
+    patience: int = 3,
+    metric: str = "recall@20",
+    valid_users: int | None = 10_000,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> BprHistory:
     """Generic BPR loop with early stopping on ``valid``; leaves the best state loaded.
 
     During training, validation ranks a fixed seeded sample of ``valid_users`` users (all when
@@ -144,8 +155,7 @@ def train_bpr(model: RecModel, split: LinkSplit, *, max_epochs: int = 1000,
         if epoch % eval_every == 0 or out_of_time:
             report = evaluate(model, monitor, "valid")
             hist.valid.append((epoch, report))
-            log(f"epoch {epoch} loss {total / users.numel():.4f} {hist.epoch_s[-1]:.1f}s/epoch "
-                f"{report.summary()}")
+            log(f"epoch {epoch} loss {total / users.numel():.4f} {hist.epoch_s[-1]:.1f}s/epoch {report.summary()}")
             if report[metric] > hist.best_score:
                 hist.best_score, hist.best_epoch, bad = report[metric], epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -188,7 +198,7 @@ def peak_rss_mb() -> float:
 
 def rows(model: str, report: RankingReport) -> list[Result]:
     out = [Result(model, report.split, m, report[m]) for m in REPORTED]
-    return out + [Result(model, report.split, "eval_s", report.eval_s)]
+    return [*out, Result(model, report.split, "eval_s", report.eval_s)]
 
 
 def main() -> None:
@@ -201,17 +211,20 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--eval-every", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--merge", action="store_true",
-                    help="keep the other models' rows of an existing results file")
+    ap.add_argument("--merge", action="store_true", help="keep the other models' rows of an existing results file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     split, full_train = load_split()
-    print(f"users {split.train.num_users} items {split.train.num_items} train {full_train.num_edges}"
-          f" (fit {split.train.num_edges}, valid {split.valid.num_edges}) test {split.test.num_edges}")
+    print(
+        f"users {split.train.num_users} items {split.train.num_items} train {full_train.num_edges}"
+        f" (fit {split.train.num_edges}, valid {split.valid.num_edges}) test {split.test.num_edges}"
+    )
     results: list[Result] = []
-    test_split = LinkSplit(full_train, Interactions(full_train.num_users, full_train.num_items,
-                                                    torch.empty(2, 0, dtype=torch.long)),
-                           split.test)
+    test_split = LinkSplit(
+        full_train,
+        Interactions(full_train.num_users, full_train.num_items, torch.empty(2, 0, dtype=torch.long)),
+        split.test,
+    )
     for name in args.models.split(","):
         if name in ("popularity", "itemknn"):
             model: RecModel = Popularity() if name == "popularity" else ItemKNN(k=100)
@@ -225,23 +238,27 @@ def main() -> None:
             results.append(Result(name, "test", "fit_s", fit_s))
         elif name == "lightgcn":
             model = LightGCNRec(full_train.num_users, full_train.num_items, args.dim, args.layers)
-            hist = train_bpr(model, split, batch_size=args.batch_size, lr=args.lr,
-                             budget_s=args.budget_s, eval_every=args.eval_every)
+            hist = train_bpr(
+                model, split, batch_size=args.batch_size, lr=args.lr, budget_s=args.budget_s, eval_every=args.eval_every
+            )
             valid = evaluate(model, split, "valid")  # best state, all validation users
             model.fit(full_train)  # test-time graph = all training interactions
             model.eval()
             test = evaluate(model, test_split, "test")
             results += rows(name, valid) + rows(name, test)
-            results += [Result(name, "test", "epoch_s", float(np.mean(hist.epoch_s))),
-                        Result(name, "test", "epochs", float(hist.epochs)),
-                        Result(name, "test", "best_epoch", float(hist.best_epoch))]
+            results += [
+                Result(name, "test", "epoch_s", float(np.mean(hist.epoch_s))),
+                Result(name, "test", "epochs", float(hist.epochs)),
+                Result(name, "test", "best_epoch", float(hist.best_epoch)),
+            ]
         else:
             raise SystemExit(f"unknown model {name!r}")
         results.append(Result(name, "test", "peak_rss_mb", peak_rss_mb()))
         results.append(Result(name, "test", "load_avg_1m", os.getloadavg()[0]))  # shared machine
         print(f"{name}: valid {valid.summary()} | test {test.summary()}", flush=True)
-        write_results("rank-amazon-book", "amazon-book-kgat",
-                      merged(results, args.models.split(",")) if args.merge else results)
+        write_results(
+            "rank-amazon-book", "amazon-book-kgat", merged(results, args.models.split(",")) if args.merge else results
+        )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, ROOT, SHARED_DATA, Result, write_results  # noqa: E402
-from gnn.contract import RecModel  # noqa: E402
-from gnn.evaluate import RankingReport, evaluate  # noqa: E402
-from gnn.models.baselines import EASE, ItemKNN, Popularity, TextSimilarity  # noqa: E402
+from bench.common import RESULTS, ROOT, SHARED_DATA, Result, write_results
+from kgrec.gnn.contract import RecModel
+from kgrec.gnn.evaluate import RankingReport, evaluate
+from kgrec.gnn.models.baselines import EASE, ItemKNN, Popularity, TextSimilarity
 
 CACHE = ROOT / ".kgrec" / "bench-cache" / "online-retail-snapshot.pkl"
 REPORTED = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr")
@@ -44,19 +44,25 @@ def other_bench_running() -> str | None:
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     for line in out.splitlines():
         pid, _, args = line.strip().partition(" ")
-        if pid != str(os.getpid()) and "bench" in args and ("ingest_online_retail" in args
-                                                            or "basket_online_retail" in args):
+        if (
+            pid != str(os.getpid())
+            and "bench" in args
+            and ("ingest_online_retail" in args or "basket_online_retail" in args)
+        ):
             return args
     return None
 
 
 def private_graph():  # type: ignore[no-untyped-def]
     """A server of this benchmark's own (ports 7703/7503) when the shared bench server is busy."""
-    from kg.connection import GraphConnection
-    from kg.local_server import LocalNeo4j, ServerConfig
+    from kgrec.kg.connection import GraphConnection
+    from kgrec.kg.local_server import LocalNeo4j, ServerConfig
 
-    server = LocalNeo4j(ServerConfig(state_dir=ROOT / ".kgrec" / "eval-bench-neo4j", bolt_port=7703,
-                                     http_port=7503, heap="1g", pagecache="512m"))
+    server = LocalNeo4j(
+        ServerConfig(
+            state_dir=ROOT / ".kgrec" / "eval-bench-neo4j", bolt_port=7703, http_port=7503, heap="1g", pagecache="512m"
+        )
+    )
     server.start()
     return GraphConnection(server.credentials()).connect()
 
@@ -64,15 +70,16 @@ def private_graph():  # type: ignore[no-untyped-def]
 def build_snapshot(private: bool = False):  # type: ignore[no-untyped-def]
     """Ingest → embed → export through Neo4j; cached to ``CACHE``."""
     from bench.common import connect_bench_graph
-    from ingest.pipeline import ingest_tables
-    from ingest.sources.online_retail import read_online_retail
-    from kg.embeddings import embed_products
-    from kg.export import export_graph
+    from kgrec.ingest.pipeline import ingest_tables
+    from kgrec.ingest.sources.online_retail import read_online_retail
+    from kgrec.kg.embeddings import embed_products
+    from kgrec.kg.export import export_graph
 
     busy = None if private else other_bench_running()
     if busy:
-        raise SystemExit(f"another benchmark uses the bench Neo4j ({busy}); wait for it to finish "
-                         "or pass --private-server")
+        raise SystemExit(
+            f"another benchmark uses the bench Neo4j ({busy}); wait for it to finish or pass --private-server"
+        )
     t0 = time.perf_counter()
     tables = read_online_retail(SHARED_DATA / "online-retail")
     conn = private_graph() if private else connect_bench_graph(clear=False)
@@ -98,47 +105,62 @@ def merged(results: list[Result], models: list[str]) -> list[Result]:
 
 def rows(model: str, report: RankingReport) -> list[Result]:
     return [Result(model, report.split, m, report[m]) for m in REPORTED] + [
-        Result(model, report.split, "eval_s", report.eval_s)]
+        Result(model, report.split, "eval_s", report.eval_s)
+    ]
 
 
 def main() -> None:
-    from gnn.data import DataConfig, prepare_data
-    from gnn.train import RunConfig, TrainConfig, build_model_for, train_model
+    from kgrec.gnn.data import DataConfig, prepare_data
+    from kgrec.gnn.train import RunConfig, TrainConfig, build_model_for, train_model
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="popularity,itemknn,text,ease,lightgcn,gnn")
     ap.add_argument("--reuse-snapshot", action="store_true")
-    ap.add_argument("--private-server", action="store_true",
-                    help="ingest into an own Neo4j on ports 7703/7503 instead of the bench server")
+    ap.add_argument(
+        "--private-server",
+        action="store_true",
+        help="ingest into an own Neo4j on ports 7703/7503 instead of the bench server",
+    )
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=8192)
     ap.add_argument("--lr", type=float, default=0.005)
-    ap.add_argument("--merge", action="store_true",
-                    help="keep the other models' rows of an existing results file")
+    ap.add_argument("--merge", action="store_true", help="keep the other models' rows of an existing results file")
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    snapshot = (pickle.loads(CACHE.read_bytes()) if args.reuse_snapshot and CACHE.exists()
-                else build_snapshot(args.private_server))
+    snapshot = (
+        pickle.loads(CACHE.read_bytes())
+        if args.reuse_snapshot and CACHE.exists()
+        else build_snapshot(args.private_server)
+    )
     prepared = prepare_data(snapshot, DataConfig(split="temporal"))
     split = prepared.split
-    print(f"split: train {split.train.num_edges} valid {split.valid.num_edges} test "
-          f"{split.test.num_edges} pairs; {split.train.num_users} users x {split.train.num_items} "
-          f"products; {prepared.stats}", flush=True)
+    print(
+        f"split: train {split.train.num_edges} valid {split.valid.num_edges} test "
+        f"{split.test.num_edges} pairs; {split.train.num_users} users x {split.train.num_items} "
+        f"products; {prepared.stats}",
+        flush=True,
+    )
     results: list[Result] = []
     for name in args.models.split(","):
         t0 = time.perf_counter()
         epoch_s = None
         if name in ("lightgcn", "gnn"):
             model: RecModel = build_model_for(prepared, RunConfig(model=name))  # type: ignore[arg-type]
-            hist = train_model(model, split, TrainConfig(
-                epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
-                progress=False))
+            hist = train_model(
+                model,
+                split,
+                TrainConfig(
+                    epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr, progress=False
+                ),
+            )
             # EpochStats.seconds includes the per-epoch validation ranking
             epoch_s = float(np.mean([e.seconds for e in hist.history]))
-            results += [Result(name, "test", "best_epoch", float(hist.best_epoch)),
-                        Result(name, "test", "epochs", float(len(hist.history)))]
+            results += [
+                Result(name, "test", "best_epoch", float(hist.best_epoch)),
+                Result(name, "test", "epochs", float(len(hist.history))),
+            ]
         else:
             if name == "text":
                 emb = torch.from_numpy(np.asarray(snapshot.product_embeddings, dtype=np.float32))
@@ -153,8 +175,11 @@ def main() -> None:
         if epoch_s is not None:
             results.append(Result(name, "test", "epoch_s", epoch_s))
         print(f"{name}: {valid.summary()} | {test.summary()}", flush=True)
-        write_results("rank-online-retail", "UCI Online Retail (full, temporal split)",
-                      merged(results, args.models.split(",")) if args.merge else results)
+        write_results(
+            "rank-online-retail",
+            "UCI Online Retail (full, temporal split)",
+            merged(results, args.models.split(",")) if args.merge else results,
+        )
 
 
 if __name__ == "__main__":

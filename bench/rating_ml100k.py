@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, SHARED_DATA, Result, write_results  # noqa: E402
-from gnn.models.rating import (  # noqa: E402
+from bench.common import ROOT, SHARED_DATA, Result, write_results
+from kgrec.gnn.models.rating import (
     RatingConfig,
     RatingGNN,
     Ratings,
@@ -32,8 +32,8 @@ from gnn.models.rating import (  # noqa: E402
     rmse,
     train_rating_model,
 )
-from ingest.sources.movielens import read_movies, read_ratings, read_users  # noqa: E402
-from kg.embeddings import TextEncoder, text_hash  # noqa: E402
+from kgrec.ingest.sources.movielens import read_movies, read_ratings, read_users
+from kgrec.kg.embeddings import TextEncoder, text_hash
 
 DATA = SHARED_DATA / "ml-100k"
 
@@ -70,8 +70,15 @@ def load() -> tuple[Ratings, Ratings, Ratings, torch.Tensor, torch.Tensor, int, 
     base = Ratings(u[~is_test], i[~is_test], r[~is_test])
     gen = torch.Generator().manual_seed(0)
     valid_mask = torch.rand(len(base), generator=gen) < 0.05
-    return (base.subset(~valid_mask), base.subset(valid_mask), Ratings(u[is_test], i[is_test], r[is_test]),
-            user_features(users), movie_features(movies), len(users), len(movies))
+    return (
+        base.subset(~valid_mask),
+        base.subset(valid_mask),
+        Ratings(u[is_test], i[is_test], r[is_test]),
+        user_features(users),
+        movie_features(movies),
+        len(users),
+        len(movies),
+    )
 
 
 def main() -> None:
@@ -91,14 +98,17 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     train, valid, test, ux, ix, nu, ni = load()
-    print(f"users {nu} movies {ni} train {len(train)} valid {len(valid)} test {len(test)} "
-          f"movie features {ix.size(1)} user features {ux.size(1)}")
+    print(
+        f"users {nu} movies {ni} train {len(train)} valid {len(valid)} test {len(test)} "
+        f"movie features {ix.size(1)} user features {ux.size(1)}"
+    )
     results: list[Result] = []
 
     # bias baseline: regulariser chosen on valid
-    best = min(((fit_biases(train, nu, ni, reg), reg) for reg in (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 25.0)),
-               key=lambda fr: rmse((fr[0][0] + fr[0][1][valid.users] + fr[0][2][valid.items]).clamp(1, 5),
-                                   valid.values))
+    best = min(
+        ((fit_biases(train, nu, ni, reg), reg) for reg in (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 25.0)),
+        key=lambda fr: rmse((fr[0][0] + fr[0][1][valid.users] + fr[0][2][valid.items]).clamp(1, 5), valid.values),
+    )
     (mu, bu, bi), reg = best
     for name, part in (("valid", valid), ("test", test)):
         pred = (mu + bu[part.users] + bi[part.items]).clamp(1, 5)
@@ -110,9 +120,17 @@ def main() -> None:
     hists = []
     t0 = time.perf_counter()
     for seed in range(args.seed, args.seed + args.seeds):  # --seeds > 1: mean of independent runs
-        config = RatingConfig(hidden=args.hidden, layers=args.layers, dropout=args.dropout, lr=args.lr,
-                              weight_decay=args.weight_decay, max_epochs=args.max_epochs,
-                              patience=args.patience, supervise_frac=args.supervise_frac, seed=seed)
+        config = RatingConfig(
+            hidden=args.hidden,
+            layers=args.layers,
+            dropout=args.dropout,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            max_epochs=args.max_epochs,
+            patience=args.patience,
+            supervise_frac=args.supervise_frac,
+            seed=seed,
+        )
         torch.manual_seed(seed)
         model = RatingGNN(nu, ni, ux, ix, float(train.values.mean()), config)
         hists.append(train_rating_model(model, train, valid))
@@ -120,11 +138,13 @@ def main() -> None:
             preds[name].append(model.predict(graph, part.users, part.items))
     for name, part in (("valid", valid), ("test", test)):
         results.append(Result("gnn", name, "rmse", rmse(torch.stack(preds[name]).mean(0), part.values)))
-    results += [Result("gnn", "test", "epoch_s", float(np.mean([s for h in hists for s in h.epoch_s]))),
-                Result("gnn", "test", "epochs", float(np.mean([h.epochs for h in hists]))),
-                Result("gnn", "test", "best_epoch", float(np.mean([h.best_epoch for h in hists]))),
-                Result("gnn", "test", "seeds", float(args.seeds)),
-                Result("gnn", "test", "train_s", time.perf_counter() - t0)]
+    results += [
+        Result("gnn", "test", "epoch_s", float(np.mean([s for h in hists for s in h.epoch_s]))),
+        Result("gnn", "test", "epochs", float(np.mean([h.epochs for h in hists]))),
+        Result("gnn", "test", "best_epoch", float(np.mean([h.best_epoch for h in hists]))),
+        Result("gnn", "test", "seeds", float(args.seeds)),
+        Result("gnn", "test", "train_s", time.perf_counter() - t0),
+    ]
     print(f"config {config}")
     if args.no_write:
         for r in results:

@@ -1,6 +1,6 @@
 """Render docs/benchmarks.md from bench/results/*.json, with each target checked as met or not.
 
-    python -m bench.report          # rewrites docs/benchmarks.md
+python -m bench.report          # rewrites docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ def _get(values: Values, model: str, metric: str, split: str = "test") -> float 
     return values.get((model, split, metric))
 
 
-def _beats_best_baseline(values: Values, model: str, baselines: tuple[str, ...], metric: str,
-                         margin: float) -> bool | None:
+def _beats_best_baseline(
+    values: Values, model: str, baselines: tuple[str, ...], metric: str, margin: float
+) -> bool | None:
     ours = _get(values, model, metric)
     theirs = [v for b in baselines if (v := _get(values, b, metric)) is not None]
     if ours is None or not theirs:
@@ -49,29 +50,46 @@ RANK_BASELINES = ("popularity", "itemknn", "text", "ease", "lightgcn")
 TARGETS: dict[str, list[Target]] = {
     "ingest-online-retail": [Target("whole cleaned file in under 60 s", _at_most("batched", "seconds", 60.0, "all"))],
     "rank-online-retail": [
-        Target("gnn ≥ 1.10 × best baseline, Recall@20",
-               lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "recall@20", 0.10)),
-        Target("gnn ≥ 1.10 × best baseline, NDCG@20",
-               lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "ndcg@20", 0.10)),
+        Target(
+            "gnn ≥ 1.10 × best baseline, Recall@20",
+            lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "recall@20", 0.10),
+        ),
+        Target(
+            "gnn ≥ 1.10 × best baseline, NDCG@20",
+            lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "ndcg@20", 0.10),
+        ),
     ],
     "rating-ml-100k": [Target("gnn test RMSE ≤ 0.905", _at_most("gnn", "rmse", 0.905))],
     "rank-amazon-book": [
-        Target("Recall@20 ≥ 0.150 (best model)",
-               lambda v: None if not (xs := [x for (m, s, k), x in v.items() if s == "test" and k == "recall@20"])
-               else max(xs) >= 0.150),
-        Target("full-ranking evaluation under 60 s on CPU (fastest model)",
-               lambda v: None if not (xs := [x for (m, s, k), x in v.items() if s == "test" and k == "eval_s"])
-               else min(xs) <= 60.0),
+        Target(
+            "Recall@20 ≥ 0.150 (best model)",
+            lambda v: (
+                None
+                if not (xs := [x for (m, s, k), x in v.items() if s == "test" and k == "recall@20"])
+                else max(xs) >= 0.150
+            ),
+        ),
+        Target(
+            "full-ranking evaluation under 60 s on CPU (fastest model)",
+            lambda v: (
+                None
+                if not (xs := [x for (m, s, k), x in v.items() if s == "test" and k == "eval_s"])
+                else min(xs) <= 60.0
+            ),
+        ),
     ],
     "bundle-youshu": [
         Target("gnn Recall@20 above CrossCBR (0.2823)", _at_least("gnn", "recall@20", 0.2823)),
         Target("gnn NDCG@20 above CrossCBR (0.1670)", _at_least("gnn", "ndcg@20", 0.1670)),
     ],
     "basket-online-retail": [
-        Target("gnn beats lift and text on HitRate@10",
-               lambda v: _beats_best_baseline(v, "gnn", ("lift", "text"), "hit@10", 0.0)),
-        Target("gnn beats lift and text on MRR",
-               lambda v: _beats_best_baseline(v, "gnn", ("lift", "text"), "mrr", 0.0)),
+        Target(
+            "gnn beats lift and text on HitRate@10",
+            lambda v: _beats_best_baseline(v, "gnn", ("lift", "text"), "hit@10", 0.0),
+        ),
+        Target(
+            "gnn beats lift and text on MRR", lambda v: _beats_best_baseline(v, "gnn", ("lift", "text"), "mrr", 0.0)
+        ),
     ],
 }
 ORDER = list(TARGETS)
@@ -89,16 +107,28 @@ def render_one(payload: dict) -> str:
     """One section: provenance, targets, and a model × metric table per split."""
     values: Values = {(r["model"], r["split"], r["metric"]): float(r["value"]) for r in payload["results"]}
     name = payload["benchmark"]
-    lines = [f"## {name}", "", f"- dataset: {payload['dataset']}", f"- machine: {payload['machine']}",
-             f"- date: {payload['date']}, commit `{payload['commit']}`", f"- command: `{payload['command']}`", ""]
+    lines = [
+        f"## {name}",
+        "",
+        f"- dataset: {payload['dataset']}",
+        f"- machine: {payload['machine']}",
+        f"- date: {payload['date']}, commit `{payload['commit']}`",
+        f"- command: `{payload['command']}`",
+        "",
+    ]
     for target in TARGETS.get(name, []):
         verdict = {True: "**met**", False: "**not met**", None: "not measured"}[target.check(values)]
         lines.append(f"- target: {target.text} — {verdict}")
     for split in dict.fromkeys(s for _, s, _ in values):
         models = list(dict.fromkeys(m for m, s, _ in values if s == split))
         metrics = list(dict.fromkeys(k for _, s, k in values if s == split))
-        lines += ["", f"split `{split}`:", "", "| model | " + " | ".join(metrics) + " |",
-                  "|---|" + "---:|" * len(metrics)]
+        lines += [
+            "",
+            f"split `{split}`:",
+            "",
+            "| model | " + " | ".join(metrics) + " |",
+            "|---|" + "---:|" * len(metrics),
+        ]
         for model in models:
             lines.append(f"| {model} | " + " | ".join(_fmt(values.get((model, split, k))) for k in metrics) + " |")
     return "\n".join(lines) + "\n"
@@ -107,11 +137,13 @@ def render_one(payload: dict) -> str:
 def render() -> str:
     payloads = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
     names = [n for n in ORDER if n in payloads] + [n for n in payloads if n not in ORDER]
-    head = ("# Benchmarks\n\nGenerated by `python -m bench.report` from `bench/results/*.json`; each "
-            "section names the command that produced it. Ranking metrics use full ranking over all "
-            "candidates with training positives masked (see [evaluation.md](evaluation.md)); model "
-            "selection uses the validation split only. Timings come from a shared 2-core machine "
-            "unless the machine line says otherwise.\n\n")
+    head = (
+        "# Benchmarks\n\nGenerated by `python -m bench.report` from `bench/results/*.json`; each "
+        "section names the command that produced it. Ranking metrics use full ranking over all "
+        "candidates with training positives masked (see [evaluation.md](evaluation.md)); model "
+        "selection uses the validation split only. Timings come from a shared 2-core machine "
+        "unless the machine line says otherwise.\n\n"
+    )
     notes = ROOT / "docs" / "benchmarks-notes.md"
     tail = "\n" + notes.read_text() if notes.exists() else ""
     return head + "\n".join(render_one(payloads[n]) for n in names) + tail

@@ -14,13 +14,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnn.bundles import user_products
-from gnn.contract import Interactions
-from gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
-from kg.connection import GraphConnection
-from kg.schema import Label, Rel
+from kgrec.gnn.bundles import BundleError, user_products
+from kgrec.gnn.contract import Interactions
+from kgrec.gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.schema import Label, Rel
 
 _P, _U, _PURCH = Label.PRODUCT.value, Label.USER.value, Rel.PURCHASED.value
+
 
 @dataclass(frozen=True)
 class BundleModelLink:
@@ -42,18 +43,23 @@ class BundleRecommendation:
     reasons: list[str]
 
 
-_BUNDLES = (f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) "
-            f"OPTIONAL MATCH (b)<-[r:{Rel.INTERACTED_WITH.value}]-(:{_U}) "
-            "RETURN b.id AS id, b.title AS title, b.source AS source, collect(DISTINCT p.id) AS items, "
-            "count(DISTINCT r) AS users ORDER BY id")
+_BUNDLES = (
+    f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) "
+    f"OPTIONAL MATCH (b)<-[r:{Rel.INTERACTED_WITH.value}]-(:{_U}) "
+    "RETURN b.id AS id, b.title AS title, b.source AS source, collect(DISTINCT p.id) AS items, "
+    "count(DISTINCT r) AS users ORDER BY id"
+)
 _USER_BUNDLES = f"MATCH (:{_U} {{id: $user}})-[:{Rel.INTERACTED_WITH.value}]->(b) RETURN b.id AS id"
-_EDGES = {"ub": f"MATCH (u:{_U})-[:{Rel.INTERACTED_WITH.value}]->(b:{Label.BUNDLE.value}) RETURN u.id AS a, b.id AS b",
-          "bi": f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) RETURN b.id AS a, p.id AS b",
-          "ui": f"MATCH (u:{_U})-[:{_PURCH}]->(p:{_P}) RETURN u.id AS a, p.id AS b"}
+_EDGES = {
+    "ub": f"MATCH (u:{_U})-[:{Rel.INTERACTED_WITH.value}]->(b:{Label.BUNDLE.value}) RETURN u.id AS a, b.id AS b",
+    "bi": f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) RETURN b.id AS a, p.id AS b",
+    "ui": f"MATCH (u:{_U})-[:{_PURCH}]->(p:{_P}) RETURN u.id AS a, p.id AS b",
+}
 
 
-def fit_bundle_model(conn: GraphConnection, epochs: int = 30, config: BundleModelConfig | None = None,
-                     lr: float = 2e-3, l2: float = 1e-4) -> BundleModelLink:
+def fit_bundle_model(
+    conn: GraphConnection, epochs: int = 30, config: BundleModelConfig | None = None, lr: float = 2e-3, l2: float = 1e-4
+) -> BundleModelLink:
     """Train the user→bundle model on the graph's INTERACTED_WITH, INCLUDES and PURCHASED edges."""
     edges = {k: [(r["a"], r["b"]) for r in conn.read_stream(q)] for k, q in _EDGES.items()}
     users = {u: i for i, u in enumerate(sorted({a for k in ("ub", "ui") for a, _ in edges[k]}))}
@@ -62,16 +68,18 @@ def fit_bundle_model(conn: GraphConnection, epochs: int = 30, config: BundleMode
     edges["bi"] = [(b, p) for b, p in edges["bi"] if b in bundles]
     items = {p: i for i, p in enumerate(sorted({b for k in ("bi", "ui") for _, b in edges[k]}))}
     if not edges["ub"] or not bundles:
-        raise BundleError("no user–bundle interactions in the graph: ingest bundles first (youshu) "
-                          "or recommend without a model")
+        raise BundleError(
+            "no user–bundle interactions in the graph: ingest bundles first (youshu) or recommend without a model"
+        )
 
     def arr(key: str, left: Mapping[str, int], right: Mapping[str, int]) -> Tensor:
         pairs = np.array([(left[a], right[b]) for a, b in edges[key]], dtype=np.int64).reshape(-1, 2)
         return torch.from_numpy(pairs.T.copy())
 
     cfg = config or BundleModelConfig()
-    model = CrossViewBundleModel(len(users), len(bundles), len(items), arr("ui", users, items),
-                                 arr("bi", bundles, items), cfg)
+    model = CrossViewBundleModel(
+        len(users), len(bundles), len(items), arr("ui", users, items), arr("bi", bundles, items), cfg
+    )
     model.fit(Interactions(len(users), len(bundles), arr("ub", users, bundles)))
     opt, rng = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=l2), np.random.default_rng(cfg.seed)
     for _ in range(epochs):
@@ -79,8 +87,9 @@ def fit_bundle_model(conn: GraphConnection, epochs: int = 30, config: BundleMode
     return BundleModelLink(model.eval(), users, bundles, items)
 
 
-def recommend_bundles(conn: GraphConnection, user_id: str, k: int = 10,
-                      model: BundleModelLink | None = None) -> list[BundleRecommendation]:
+def recommend_bundles(
+    conn: GraphConnection, user_id: str, k: int = 10, model: BundleModelLink | None = None
+) -> list[BundleRecommendation]:
     """Top ``k`` Bundle nodes for ``user_id`` (bundles they already interacted with excluded)."""
     bought = set(user_products(conn, user_id, limit=10_000))
     done = {r["id"] for r in conn.read(_USER_BUNDLES, {"user": user_id})}
@@ -93,15 +102,27 @@ def recommend_bundles(conn: GraphConnection, user_id: str, k: int = 10,
     if model is not None and user_id in model.users:
         u = torch.tensor([model.users[user_id]])
         known = model.model.score_all(u)[0]
-        new = [(r["id"], [model.items[p] for p in r["items"] if p in model.items])
-               for r in rows if r["id"] not in model.bundles]
+        new = [
+            (r["id"], [model.items[p] for p in r["items"] if p in model.items])
+            for r in rows
+            if r["id"] not in model.bundles
+        ]
         new = [(b, x) for b, x in new if x]  # bundles of only unknown items cannot be scored
-        fresh = dict(zip([b for b, _ in new], model.model.score_new_bundles(
-            u, [x for _, x in new])[0].tolist())) if new else {}
-        scores = [float(known[model.bundles[r["id"]]]) if r["id"] in model.bundles
-                  else fresh.get(r["id"], float("-inf")) for r in rows]
+        fresh = (
+            dict(
+                zip(
+                    [b for b, _ in new], model.model.score_new_bundles(u, [x for _, x in new])[0].tolist(), strict=False
+                )
+            )
+            if new
+            else {}
+        )
+        scores = [
+            float(known[model.bundles[r["id"]]]) if r["id"] in model.bundles else fresh.get(r["id"], float("-inf"))
+            for r in rows
+        ]
         how = "bundle GNN"
-    ranked = sorted(zip(scores, range(len(rows))), key=lambda x: (-x[0], rows[x[1]]["id"]))[:k]
+    ranked = sorted(zip(scores, range(len(rows)), strict=False), key=lambda x: (-x[0], rows[x[1]]["id"]))[:k]
     out = []
     for score, i in ranked:
         r = rows[i]

@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kg.connection import GraphConnection
-from kg.errors import KgrecError, UnknownEntityError
-from kg.schema import PRODUCT_VECTOR_INDEX, Label, Rel
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.errors import KgrecError, UnknownEntityError
+from kgrec.kg.schema import PRODUCT_VECTOR_INDEX, Label, Rel
 
 _P, _C, _A, _U = Label.PRODUCT.value, Label.CATEGORY.value, Label.ATTRIBUTE.value, Label.USER.value
 _BW, _IN, _HAS = Rel.BOUGHT_WITH.value, Rel.IN_CATEGORY.value, Rel.HAS_ATTRIBUTE.value
@@ -123,22 +123,30 @@ class _Pool:
 
 
 _CHECK = f"UNWIND $ids AS pid OPTIONAL MATCH (p:{_P} {{id: pid}}) RETURN pid, p IS NOT NULL AS found"
-_BOUGHT = (f"MATCH (a:{_P})-[r:{_BW}]->(c:{_P}) WHERE a.id IN $ids AND NOT c.id IN $ids "
-           "RETURN a.id AS a, c.id AS c, r.confidence AS conf, r.lift AS lift, r.orders AS orders "
-           "ORDER BY r.confidence DESC LIMIT $limit")
-_TEXT = (f"UNWIND $ids AS pid MATCH (a:{_P} {{id: pid}}) WHERE a.embedding IS NOT NULL "
-         "CALL db.index.vector.queryNodes($index, $n, a.embedding) YIELD node, score "
-         "WITH a, node WHERE NOT node.id IN $ids RETURN a.id AS a, node.id AS c")
+_BOUGHT = (
+    f"MATCH (a:{_P})-[r:{_BW}]->(c:{_P}) WHERE a.id IN $ids AND NOT c.id IN $ids "
+    "RETURN a.id AS a, c.id AS c, r.confidence AS conf, r.lift AS lift, r.orders AS orders "
+    "ORDER BY r.confidence DESC LIMIT $limit"
+)
+_TEXT = (
+    f"UNWIND $ids AS pid MATCH (a:{_P} {{id: pid}}) WHERE a.embedding IS NOT NULL "
+    "CALL db.index.vector.queryNodes($index, $n, a.embedding) YIELD node, score "
+    "WITH a, node WHERE NOT node.id IN $ids RETURN a.id AS a, node.id AS c"
+)
 _HAS_INDEX = "SHOW INDEXES YIELD name, state WHERE name = $index AND state = 'ONLINE' RETURN count(*) AS n"
-_DETAILS = (f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) "
-            f"OPTIONAL MATCH (c)-[:{_IN}]->(cat:{_C}) "
-            f"OPTIONAL MATCH (c)-[:{_HAS}]->(at:{_A}) "
-            "RETURN c.id AS id, c.title AS title, c.price AS price, c.in_stock AS in_stock, "
-            "c.embedding AS vector, collect(DISTINCT cat.path) AS cats, "
-            "collect(DISTINCT [at.name, toString(at.value)]) AS attrs")
-_IN_CATEGORY = (f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) WHERE EXISTS {{ "
-                f"MATCH (c)-[:{_IN}]->(:{_C})-[:{_CHILD}*0..]->(:{_C} {{path: $category}}) }} "
-                "RETURN c.id AS id")
+_DETAILS = (
+    f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) "
+    f"OPTIONAL MATCH (c)-[:{_IN}]->(cat:{_C}) "
+    f"OPTIONAL MATCH (c)-[:{_HAS}]->(at:{_A}) "
+    "RETURN c.id AS id, c.title AS title, c.price AS price, c.in_stock AS in_stock, "
+    "c.embedding AS vector, collect(DISTINCT cat.path) AS cats, "
+    "collect(DISTINCT [at.name, toString(at.value)]) AS attrs"
+)
+_IN_CATEGORY = (
+    f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) WHERE EXISTS {{ "
+    f"MATCH (c)-[:{_IN}]->(:{_C})-[:{_CHILD}*0..]->(:{_C} {{path: $category}}) }} "
+    "RETURN c.id AS id"
+)
 
 
 def product_details(conn: GraphConnection, ids: Sequence[str]) -> dict[str, dict]:
@@ -153,8 +161,7 @@ def product_details(conn: GraphConnection, ids: Sequence[str]) -> dict[str, dict
 def require_products(conn: GraphConnection, ids: Sequence[str]) -> None:
     missing = [r["pid"] for r in conn.read(_CHECK, {"ids": list(ids)}) if not r["found"]]
     if missing:
-        raise UnknownEntityError(f"unknown product id(s) {missing}: check `kgrec stats` or the ids "
-                                 "in your basket")
+        raise UnknownEntityError(f"unknown product id(s) {missing}: check `kgrec stats` or the ids in your basket")
 
 
 def _normalise(values: dict[str, float]) -> dict[str, float]:
@@ -181,14 +188,22 @@ def _model_part(pool: _Pool, link: ModelLink, basket: Sequence[str], top: int) -
     chosen = set(basket)
     order = [i for i in torch.argsort(scores, descending=True).tolist() if ids[i] not in chosen][:top]
     for rank, i in enumerate(order, 1):
-        pool.add(ids[i], "model", float(scores[i]),
-                 Evidence("model", None, float(scores[i]), f"rank {rank} of {len(ids)}"))
+        pool.add(
+            ids[i], "model", float(scores[i]), Evidence("model", None, float(scores[i]), f"rank {rank} of {len(ids)}")
+        )
 
 
 def complete_basket(
-    conn: GraphConnection, basket: Sequence[str], k: int = 10, *, max_price: float | None = None,
-    category: str | None = None, in_stock_only: bool = True, model: ModelLink | None = None,
-    weights: FusionWeights = FusionWeights(), pool_size: int = 200,
+    conn: GraphConnection,
+    basket: Sequence[str],
+    k: int = 10,
+    *,
+    max_price: float | None = None,
+    category: str | None = None,
+    in_stock_only: bool = True,
+    model: ModelLink | None = None,
+    weights: FusionWeights = FusionWeights(),
+    pool_size: int = 200,
 ) -> BasketCompletion:
     """Top ``k`` products to add to ``basket`` (product ids), with evidence per suggestion."""
     basket = list(dict.fromkeys(basket))
@@ -199,8 +214,12 @@ def complete_basket(
     n = len(basket)
     for r in conn.read(_BOUGHT, {"ids": basket, "limit": pool_size * n}):
         conf, lift = float(r["conf"] or 0.0), float(r["lift"] or 0.0)
-        pool.add(r["c"], "copurchase", conf / n,
-                 Evidence("bought_with", r["a"], conf, f"lift {lift:.1f}, {r['orders']} orders"))
+        pool.add(
+            r["c"],
+            "copurchase",
+            conf / n,
+            Evidence("bought_with", r["a"], conf, f"lift {lift:.1f}, {r['orders']} orders"),
+        )
     if conn.count(_HAS_INDEX, {"index": PRODUCT_VECTOR_INDEX}):
         for r in conn.read(_TEXT, {"ids": basket, "index": PRODUCT_VECTOR_INDEX, "n": pool_size // n + 1}):
             pool.parts[r["c"]].setdefault("text", 0.0)
@@ -225,18 +244,32 @@ def complete_basket(
         if best[0] > 0:
             pool.parts[c]["text"] = best[0]
             pool.evidence[c].append(Evidence("text", best[1], best[0], "text"))
-    normed = {part: _normalise({c: pool.parts[c].get(part, 0.0) for c in allowed})
-              for part in ("model", "copurchase", "attributes", "text")}
-    w = {"model": weights.model if model else 0.0, "copurchase": weights.copurchase,
-         "attributes": weights.attributes, "text": weights.text}
+    normed = {
+        part: _normalise({c: pool.parts[c].get(part, 0.0) for c in allowed})
+        for part in ("model", "copurchase", "attributes", "text")
+    }
+    w = {
+        "model": weights.model if model else 0.0,
+        "copurchase": weights.copurchase,
+        "attributes": weights.attributes,
+        "text": weights.text,
+    }
     scored = sorted(((sum(w[p] * normed[p][c] for p in w), c) for c in allowed), key=lambda x: (-x[0], x[1]))
     titles = {pid: d["title"] for pid, d in details.items()}
     out = []
     for score, c in scored[:k]:
         ev = sorted(pool.evidence[c], key=lambda e: -_strength(e))
-        out.append(Suggestion(c, details[c]["title"], details[c]["price"], round(score, 6),
-                              {p: round(normed[p][c], 4) for p in w if w[p]}, ev,
-                              [e.sentence(titles) for e in ev[:3]]))
+        out.append(
+            Suggestion(
+                c,
+                details[c]["title"],
+                details[c]["price"],
+                round(score, 6),
+                {p: round(normed[p][c], 4) for p in w if w[p]},
+                ev,
+                [e.sentence(titles) for e in ev[:3]],
+            )
+        )
     return BasketCompletion(basket, out)
 
 
@@ -244,8 +277,14 @@ def _strength(e: Evidence) -> float:
     return {"bought_with": 3.0, "model": 2.5, "category": 1.0, "attribute": 0.8, "text": 0.5}[e.kind] + e.value
 
 
-def _filter(conn: GraphConnection, details: Mapping[str, dict], cands: Sequence[str],
-            max_price: float | None, category: str | None, in_stock_only: bool) -> list[str]:
+def _filter(
+    conn: GraphConnection,
+    details: Mapping[str, dict],
+    cands: Sequence[str],
+    max_price: float | None,
+    category: str | None,
+    in_stock_only: bool,
+) -> list[str]:
     keep = [c for c in cands if c in details]
     if max_price is not None:
         keep = [c for c in keep if details[c]["price"] is not None and details[c]["price"] <= max_price]
@@ -257,8 +296,10 @@ def _filter(conn: GraphConnection, details: Mapping[str, dict], cands: Sequence[
     return sorted(keep)
 
 
-_USER_PRODUCTS = (f"MATCH (u:{_U} {{id: $user}}) OPTIONAL MATCH (u)-[r:{_PURCH}]->(p:{_P}) "
-                  "RETURN p.id AS id ORDER BY coalesce(r.count, 1) DESC, p.id LIMIT $limit")
+_USER_PRODUCTS = (
+    f"MATCH (u:{_U} {{id: $user}}) OPTIONAL MATCH (u)-[r:{_PURCH}]->(p:{_P}) "
+    "RETURN p.id AS id ORDER BY coalesce(r.count, 1) DESC, p.id LIMIT $limit"
+)
 
 
 def user_products(conn: GraphConnection, user_id: str, limit: int = 20) -> list[str]:
@@ -304,15 +345,24 @@ def _as_map(c: BasketCompletion) -> dict[str, Suggestion]:
 
 def _duplicate(c: dict, chosen: Sequence[dict], cosine: float, type_attribute: str) -> bool:
     types = {v for n, v in c["attrs"] if n == type_attribute}
-    return any(_cos(c["vector"], d["vector"]) > cosine or types & {v for n, v in d["attrs"] if n == type_attribute}
-               for d in chosen)
+    return any(
+        _cos(c["vector"], d["vector"]) > cosine or types & {v for n, v in d["attrs"] if n == type_attribute}
+        for d in chosen
+    )
 
 
 def compose_bundle(
-    conn: GraphConnection, user_id: str, *, seed: str | None = None, size: int = 3,
-    budget: float | None = None, model: ModelLink | None = None,
-    weights: ComposeWeights = ComposeWeights(), duplicate_cosine: float = 0.9,
-    type_attribute: str = "type", pool: int = 100,
+    conn: GraphConnection,
+    user_id: str,
+    *,
+    seed: str | None = None,
+    size: int = 3,
+    budget: float | None = None,
+    model: ModelLink | None = None,
+    weights: ComposeWeights = ComposeWeights(),
+    duplicate_cosine: float = 0.9,
+    type_attribute: str = "type",
+    pool: int = 100,
 ) -> ComposedBundle:
     """Greedy bundle of ``size`` products (the seed included) for ``user_id`` within ``budget``."""
     if size < 1 or (budget is not None and budget <= 0):
@@ -345,9 +395,11 @@ def compose_bundle(
                 continue
             if budget is not None and (d["price"] is None or spent + d["price"] > budget):
                 continue
-            value = (weights.user * (affinity[c].score if c in affinity else 0.0)
-                     + weights.compat * (compat[c].score if c in compat else 0.0)
-                     + weights.diversity * float(bool(set(d["cats"]) - cats)))
+            value = (
+                weights.user * (affinity[c].score if c in affinity else 0.0)
+                + weights.compat * (compat[c].score if c in compat else 0.0)
+                + weights.diversity * float(bool(set(d["cats"]) - cats))
+            )
             if best is None or value > best[0]:
                 best = (value, c)
         if best is None:
@@ -357,8 +409,9 @@ def compose_bundle(
         if c in affinity:
             mine = [e for e in affinity[c].evidence if e.basket_item in bought]
             titles = {p: d["title"] for p, d in details.items()}
-            reasons += [f"matches your purchases of {titles.get(e.basket_item) or e.basket_item}"
-                        for e in mine[:1]] or ["you may like it (" + ", ".join(affinity[c].reasons[:1]) + ")"]
+            reasons += [
+                f"matches your purchases of {titles.get(e.basket_item) or e.basket_item}" for e in mine[:1]
+            ] or ["you may like it (" + ", ".join(affinity[c].reasons[:1]) + ")"]
         if set(details[c]["cats"]) - cats and chosen:
             reasons.append("adds a new category: " + ", ".join(sorted(set(details[c]["cats"]) - cats)))
         chosen.append(c)

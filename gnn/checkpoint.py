@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gnn.contract import RecModel
-from kg.errors import ModelError
+from kgrec.gnn.contract import RecModel
+from kgrec.kg.errors import ModelError
 
 if TYPE_CHECKING:
-    from gnn.data import PreparedData
+    from kgrec.gnn.data import PreparedData
 
 FORMAT_VERSION = 1
 
@@ -48,20 +48,25 @@ class Checkpoint:
 
 def model_spec(model: RecModel) -> tuple[str, dict[str, Any]]:
     """``(kind, spec)`` of a model this module knows how to rebuild."""
-    from gnn.models.hetero_sage import HeteroSAGE
+    from kgrec.gnn.models.hetero_sage import HeteroSAGE
 
     if isinstance(model, HeteroSAGE):
         return "hetero_sage", model.spec()
     if model.name == "lightgcn":
         gcn = model.gcn  # type: ignore[attr-defined]
-        return "lightgcn", {"num_users": model.num_users, "num_items": model.num_items,  # type: ignore[attr-defined]
-                            "embedding_dim": gcn.embedding_dim, "num_layers": gcn.num_layers,
-                            "lambda_reg": model.lambda_reg}  # type: ignore[attr-defined]
+        return "lightgcn", {
+            "num_users": model.num_users,
+            "num_items": model.num_items,  # type: ignore[attr-defined]
+            "embedding_dim": gcn.embedding_dim,
+            "num_layers": gcn.num_layers,
+            "lambda_reg": model.lambda_reg,
+        }  # type: ignore[attr-defined]
     raise ModelError(f"cannot checkpoint a {type(model).__name__}: add it to gnn.checkpoint.model_spec")
 
 
-def save_checkpoint(path: str | Path, model: RecModel, id_maps: dict[str, list[str]],
-                    info: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path, model: RecModel, id_maps: dict[str, list[str]], info: dict[str, Any] | None = None
+) -> Path:
     """Write ``model`` with its id maps and ``info`` (plain data) to ``path``."""
     kind, spec = model_spec(model)
     path = Path(path)
@@ -91,18 +96,24 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ModelError(f"{path} has checkpoint format {found!r}, this kgrec reads {FORMAT_VERSION}: retrain")
-    return Checkpoint(payload["kind"], payload["spec"], payload["state_dict"], payload["id_maps"],
-                      payload["versions"], payload.get("info", {}))
+    return Checkpoint(
+        payload["kind"],
+        payload["spec"],
+        payload["state_dict"],
+        payload["id_maps"],
+        payload["versions"],
+        payload.get("info", {}),
+    )
 
 
 def build_model(ckpt: Checkpoint) -> RecModel:
     """The model of ``ckpt`` with its weights loaded (graph not attached yet)."""
     if ckpt.kind == "hetero_sage":
-        from gnn.models.hetero_sage import HeteroSAGE
+        from kgrec.gnn.models.hetero_sage import HeteroSAGE
 
         model: RecModel = HeteroSAGE.from_spec(ckpt.spec)
     elif ckpt.kind == "lightgcn":
-        from gnn.models.lightgcn import LightGCNRec
+        from kgrec.gnn.models.lightgcn import LightGCNRec
 
         model = LightGCNRec(**ckpt.spec)
     else:
@@ -114,18 +125,24 @@ def build_model(ckpt: Checkpoint) -> RecModel:
 
 def restore_for_split(ckpt: Checkpoint, prepared: PreparedData) -> RecModel:
     """The checkpoint's model over the TRAINING graph of ``prepared`` (for evaluation on its split)."""
-    from gnn.data import align_id_index, build_hetero_data
-    from gnn.models.hetero_sage import HeteroSAGE
+    from kgrec.gnn.data import align_id_index, build_hetero_data
+    from kgrec.gnn.models.hetero_sage import HeteroSAGE
 
     model = build_model(ckpt)
     snap = prepared.snapshot
     if any(ckpt.id_maps.get(t, []) != snap.ids.get(t, []) for t in ("user", "product")):
-        raise ModelError("the graph's users/products changed since this checkpoint was trained: "
-                         "evaluate right after training, or retrain with `kgrec train`")
+        raise ModelError(
+            "the graph's users/products changed since this checkpoint was trained: "
+            "evaluate right after training, or retrain with `kgrec train`"
+        )
     if isinstance(model, HeteroSAGE):
-        data = build_hetero_data(snap, prepared.split.train, prepared.copurchase,
-                                 metadata=(model.node_types, model.edge_types),
-                                 id_index=align_id_index(snap, ckpt.id_maps))
+        data = build_hetero_data(
+            snap,
+            prepared.split.train,
+            prepared.copurchase,
+            metadata=(model.node_types, model.edge_types),
+            id_index=align_id_index(snap, ckpt.id_maps),
+        )
         model.attach(data)
     else:
         model.fit(prepared.split.train)

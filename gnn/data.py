@@ -13,6 +13,7 @@ a node the model has never seen). Relations (plus ``rev_*`` reverses, same-type 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,10 +22,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from gnn.contract import Interactions, LinkSplit
-from gnn.splits import TRAIN_MARKERS, official_split, random_split, temporal_split
-from kg.errors import ModelError
-from kg.export import EdgeKey, GraphSnapshot, OrderRows
+from kgrec.gnn.contract import Interactions, LinkSplit
+from kgrec.gnn.splits import TRAIN_MARKERS, official_split, random_split, temporal_split
+from kgrec.kg.errors import ModelError
+from kgrec.kg.export import EdgeKey, GraphSnapshot, OrderRows
 
 EdgeType = tuple[str, str, str]
 
@@ -76,7 +77,9 @@ class PreparedData:
         return {t: list(v) for t, v in self.snapshot.ids.items()}
 
 
-def interaction_edges(snapshot: GraphSnapshot, min_rating: float = 4.0) -> tuple[EdgeKey, np.ndarray, np.ndarray | None]:
+def interaction_edges(
+    snapshot: GraphSnapshot, min_rating: float = 4.0
+) -> tuple[EdgeKey, np.ndarray, np.ndarray | None]:
     """The user→product positives of a graph without orders: PURCHASED, else RATED ≥ ``min_rating``."""
     if snapshot.edge(PURCHASED).shape[1]:
         return PURCHASED, snapshot.edge(PURCHASED), snapshot.edge_split.get(PURCHASED)
@@ -100,8 +103,9 @@ def make_split(snapshot: GraphSnapshot, config: DataConfig) -> tuple[LinkSplit, 
     if kind == "temporal":
         if snapshot.orders is None:
             raise ModelError("temporal split needs Order nodes with timestamps; use split='random'")
-        ts = temporal_split(snapshot.orders, users, items, config.valid_frac, config.test_frac,
-                            config.split_by, config.drop_cold_users)
+        ts = temporal_split(
+            snapshot.orders, users, items, config.valid_frac, config.test_frac, config.split_by, config.drop_cold_users
+        )
         return ts.split, ts.train_lines, kind, ts.stats
     key, edges, markers = interaction_edges(snapshot, config.min_rating)
     if kind == "official":
@@ -114,8 +118,9 @@ def make_split(snapshot: GraphSnapshot, config: DataConfig) -> tuple[LinkSplit, 
     raise ModelError(f"unknown split {kind!r}: use auto, temporal, official or random")
 
 
-def copurchase_pairs(orders: OrderRows, lines: np.ndarray, num_items: int, top_k: int = 20,
-                     max_order_items: int = 100) -> np.ndarray:
+def copurchase_pairs(
+    orders: OrderRows, lines: np.ndarray, num_items: int, top_k: int = 20, max_order_items: int = 100
+) -> np.ndarray:
     """``[2, E]`` product pairs bought in the same order among ``lines`` (a bool mask), top-k per product."""
     sel = np.flatnonzero(lines)
     if sel.size == 0:
@@ -125,8 +130,8 @@ def copurchase_pairs(orders: OrderRows, lines: np.ndarray, num_items: int, top_k
     o, p = key // num_items, key % num_items
     bounds = np.flatnonzero(np.r_[True, o[1:] != o[:-1], True])
     chunks = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        items = p[a:min(b, a + max_order_items)]
+    for a, b in itertools.pairwise(bounds):
+        items = p[a : min(b, a + max_order_items)]
         if items.size < 2:
             continue
         src, dst = np.meshgrid(items, items, indexing="ij")
@@ -165,8 +170,10 @@ def build_hetero_data(
     id_index: dict[str, Tensor] | None = None,
 ) -> HeteroData:
     """The message-passing graph. ``metadata`` fixes node/edge types (serving must match training)."""
-    forward: dict[EdgeType, Tensor] = {BUYS: train.edge_index.long(),
-                                       CO_PURCHASED: torch.as_tensor(copurchase).long().reshape(2, -1)}
+    forward: dict[EdgeType, Tensor] = {
+        BUYS: train.edge_index.long(),
+        CO_PURCHASED: torch.as_tensor(copurchase).long().reshape(2, -1),
+    }
     forward |= {et: torch.from_numpy(e).long() for et, e in _structure_edges(snapshot).items()}
     edges: dict[EdgeType, Tensor] = {}
     for (src, rel, dst), ei in forward.items():
@@ -208,8 +215,9 @@ def prepare_data(snapshot: GraphSnapshot, config: DataConfig | None = None) -> P
         raise ModelError("the graph has no users or no products: ingest data before training")
     split, train_lines, kind, stats = make_split(snapshot, config)
     if train_lines is not None and snapshot.orders is not None:
-        cp = copurchase_pairs(snapshot.orders, train_lines, snapshot.num("product"),
-                              config.copurchase_top_k, config.max_order_items)
+        cp = copurchase_pairs(
+            snapshot.orders, train_lines, snapshot.num("product"), config.copurchase_top_k, config.max_order_items
+        )
     else:
         cp = np.zeros((2, 0), np.int64)
     data = build_hetero_data(snapshot, split.train, cp)

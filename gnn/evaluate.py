@@ -1,4 +1,4 @@
-"""Full-ranking evaluation of any :class:`~gnn.contract.RecModel` on a :class:`LinkSplit`.
+"""Full-ranking evaluation of any :class:`~kgrec.gnn.contract.RecModel` on a :class:`LinkSplit`.
 
 Protocol (``docs/evaluation.md``): every user with at least one target in the evaluated split
 is scored against ALL items with ``model.score_all(users)`` in batches; the user's training
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from gnn.contract import Interactions, LinkSplit, RecModel
-from gnn.metrics import DEFAULT_KS, MetricsError, RankingAccumulator
+from kgrec.gnn.contract import Interactions, LinkSplit, RecModel
+from kgrec.gnn.metrics import DEFAULT_KS, MetricsError, RankingAccumulator
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,7 @@ class ComparisonTable:
             out.append((model, "eval_s", report.eval_s))
         return out
 
-    def to_markdown(self, metrics: Sequence[str] = ("recall@20", "ndcg@20", "precision@20",
-                                                    "hit@20", "mrr")) -> str:
+    def to_markdown(self, metrics: Sequence[str] = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr")) -> str:
         head = "| model | " + " | ".join(metrics) + " | eval_s |"
         sep = "|---" * (len(metrics) + 2) + "|"
         lines = [head, sep]
@@ -88,16 +87,20 @@ def csr_gather(rowptr: Tensor, col: Tensor, users: Tensor) -> tuple[Tensor, Tens
     start, end = rowptr[users], rowptr[users + 1]
     counts = end - start
     local = torch.repeat_interleave(torch.arange(users.numel()), counts)
-    offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(
-        torch.cumsum(counts, 0) - counts, counts)
+    offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
     return local, col[torch.repeat_interleave(start, counts) + offsets]
 
 
 @torch.no_grad()
-def evaluate_ranking(model: RecModel, targets: Interactions, exclude: Sequence[Interactions],
-                     ks: Sequence[int] = DEFAULT_KS, batch_size: int = 1024,
-                     split: str = "test", device: torch.device | str | None = None,
-                     ) -> RankingReport:
+def evaluate_ranking(
+    model: RecModel,
+    targets: Interactions,
+    exclude: Sequence[Interactions],
+    ks: Sequence[int] = DEFAULT_KS,
+    batch_size: int = 1024,
+    split: str = "test",
+    device: torch.device | str | None = None,
+) -> RankingReport:
     """Rank all items for every user in ``targets``, masking the pairs in ``exclude``."""
     if targets.num_items <= 0:
         raise MetricsError("the split has no items; check the export")
@@ -115,7 +118,8 @@ def evaluate_ranking(model: RecModel, targets: Interactions, exclude: Sequence[I
             if scores.shape != (chunk.numel(), targets.num_items):
                 raise MetricsError(
                     f"{type(model).__name__}.score_all returned {tuple(scores.shape)}, expected "
-                    f"({chunk.numel()}, {targets.num_items})")
+                    f"({chunk.numel()}, {targets.num_items})"
+                )
             m_rows, m_items = mask.rows(chunk)
             scores[m_rows.to(scores.device), m_items.to(scores.device)] = float("-inf")
             t_rows, t_items = tgt.rows(chunk)
@@ -125,23 +129,31 @@ def evaluate_ranking(model: RecModel, targets: Interactions, exclude: Sequence[I
     return RankingReport(acc.compute(), acc.num_users, time.perf_counter() - start_time, split)
 
 
-def evaluate(model: RecModel, split: LinkSplit, on: str = "valid",
-             ks: Sequence[int] = DEFAULT_KS, batch_size: int = 1024,
-             device: torch.device | str | None = None) -> RankingReport:
+def evaluate(
+    model: RecModel,
+    split: LinkSplit,
+    on: str = "valid",
+    ks: Sequence[int] = DEFAULT_KS,
+    batch_size: int = 1024,
+    device: torch.device | str | None = None,
+) -> RankingReport:
     """Evaluate on ``valid`` (train masked) or ``test`` (train and valid masked)."""
     if on == "valid":
         return evaluate_ranking(model, split.valid, [split.train], ks, batch_size, "valid", device)
     if on == "test":
-        return evaluate_ranking(model, split.test, [split.train, split.valid], ks, batch_size,
-                                "test", device)
+        return evaluate_ranking(model, split.test, [split.train, split.valid], ks, batch_size, "test", device)
     raise MetricsError(f"unknown split {on!r}; use 'valid' or 'test'")
 
 
-def evaluate_models(models: dict[str, RecModel], split: LinkSplit, on: str = "test",
-                    ks: Sequence[int] = DEFAULT_KS, batch_size: int = 1024) -> ComparisonTable:
+def evaluate_models(
+    models: dict[str, RecModel],
+    split: LinkSplit,
+    on: str = "test",
+    ks: Sequence[int] = DEFAULT_KS,
+    batch_size: int = 1024,
+) -> ComparisonTable:
     """Evaluate several (already fitted/trained) models on the same split."""
-    return ComparisonTable({name: evaluate(m, split, on, ks, batch_size)
-                            for name, m in models.items()})
+    return ComparisonTable({name: evaluate(m, split, on, ks, batch_size) for name, m in models.items()})
 
 
 def _model_device(model: RecModel) -> torch.device:

@@ -48,7 +48,7 @@ from torch_geometric.metrics import (
     LinkPredRecall,
 )
 
-from kg.errors import KgrecError
+from kgrec.kg.errors import KgrecError
 
 DEFAULT_KS: tuple[int, ...] = (10, 20, 50)
 
@@ -86,8 +86,7 @@ class RankingAccumulator:
         if not ks or min(ks) <= 0:
             raise MetricsError(f"cut-offs must be positive integers, got {list(ks)}")
         if max(ks) > num_items:
-            raise MetricsError(f"K={max(ks)} exceeds the catalogue of {num_items} items; "
-                               "pass smaller ks")
+            raise MetricsError(f"K={max(ks)} exceeds the catalogue of {num_items} items; pass smaller ks")
         self.num_items = num_items
         self.ks = tuple(sorted(set(ks)))
         self.max_k = max(self.ks)
@@ -107,13 +106,13 @@ class RankingAccumulator:
         """Add one batch: ``scores`` ``[B, N]`` (masked = ``-inf``), targets as COO pairs."""
         if scores.dim() != 2 or scores.size(1) != self.num_items:
             raise MetricsError(f"scores must be [B, {self.num_items}], got {tuple(scores.shape)}")
-        if target_rows.numel() and (int(target_rows.max()) >= scores.size(0)
-                                    or int(target_items.max()) >= self.num_items):
+        if target_rows.numel() and (
+            int(target_rows.max()) >= scores.size(0) or int(target_items.max()) >= self.num_items
+        ):
             raise MetricsError("a target row or item id is out of range of the score matrix")
         if target_rows.numel() == 0:
             return
-        target_rows, target_items = _unique_pairs(target_rows.long(), target_items.long(),
-                                                  self.num_items)
+        target_rows, target_items = _unique_pairs(target_rows.long(), target_items.long(), self.num_items)
         top = scores.topk(self.max_k, dim=1).indices
         rows = torch.unique(target_rows)  # rows with >= 1 target, sorted
         top = top[rows]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gnn.train import TrainResult
+    from kgrec.gnn.train import TrainResult
 
 
 def plot_history(result: TrainResult, path: str | Path) -> Path:
@@ -37,8 +37,7 @@ def plot_history(result: TrainResult, path: str | Path) -> Path:
 def history_table(result: TrainResult) -> str:
     """A markdown table: epoch, loss, validation metrics, seconds."""
     names = sorted({n for s in result.history for n in s.valid})
-    lines = ["| epoch | loss | " + " | ".join(names) + " | seconds |",
-             "|---" * (len(names) + 3) + "|"]
+    lines = ["| epoch | loss | " + " | ".join(names) + " | seconds |", "|---" * (len(names) + 3) + "|"]
     for s in result.history:
         best = " *" if s.epoch == result.best_epoch else ""
         vals = " | ".join(f"{s.valid.get(n, float('nan')):.4f}" for n in names)

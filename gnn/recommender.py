@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gnn.checkpoint import Checkpoint, build_model, load_checkpoint
-from gnn.contract import Interactions
-from gnn.data import PURCHASED, RATED, align_id_index, build_hetero_data, copurchase_pairs
-from gnn.models.hetero_sage import HeteroSAGE
-from gnn.train import resolve_device
-from kg.connection import GraphConnection
-from kg.errors import ModelError, UnknownEntityError
-from kg.export import GraphSnapshot, export_graph
+from kgrec.gnn.checkpoint import Checkpoint, build_model, load_checkpoint
+from kgrec.gnn.contract import Interactions
+from kgrec.gnn.data import PURCHASED, RATED, align_id_index, build_hetero_data, copurchase_pairs
+from kgrec.gnn.models.hetero_sage import HeteroSAGE
+from kgrec.gnn.train import resolve_device
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.errors import ModelError, UnknownEntityError
+from kgrec.kg.export import GraphSnapshot, export_graph
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,10 @@ class Recommender:
 
     def __init__(self, checkpoint: Checkpoint, device: str = "auto") -> None:
         if checkpoint.kind != "hetero_sage":
-            raise ModelError(f"the recommender serves hetero_sage checkpoints, this one is {checkpoint.kind!r}: "
-                             "train with `kgrec train --model gnn`")
+            raise ModelError(
+                f"the recommender serves hetero_sage checkpoints, this one is {checkpoint.kind!r}: "
+                "train with `kgrec train --model gnn`"
+            )
         self.checkpoint = checkpoint
         self.device = resolve_device(device)
         self.model: HeteroSAGE = build_model(checkpoint).to(self.device)  # type: ignore[assignment]
@@ -77,24 +79,30 @@ class Recommender:
         text_dim = self.model.text_dim
         if snapshot.embedding_dim != text_dim:
             if snapshot.embedding_dim and snapshot.embedding_mask.any():
-                raise ModelError(f"product vectors have {snapshot.embedding_dim} dimensions but the model was "
-                                 f"trained on {text_dim}: rerun `kgrec embed` with the training model or retrain")
-            snapshot = replace(snapshot, product_embeddings=np.zeros((snapshot.num("product"), text_dim), np.float32),
-                               embedding_mask=np.zeros(snapshot.num("product"), bool))
+                raise ModelError(
+                    f"product vectors have {snapshot.embedding_dim} dimensions but the model was "
+                    f"trained on {text_dim}: rerun `kgrec embed` with the training model or retrain"
+                )
+            snapshot = replace(
+                snapshot,
+                product_embeddings=np.zeros((snapshot.num("product"), text_dim), np.float32),
+                embedding_mask=np.zeros(snapshot.num("product"), bool),
+            )
         interactions = serving_interactions(snapshot)
         if snapshot.orders is not None:
             cp = copurchase_pairs(snapshot.orders, np.ones(len(snapshot.orders), bool), snapshot.num("product"))
         else:
             cp = np.zeros((2, 0), np.int64)
         metadata = (self.model.node_types, self.model.edge_types)
-        data = build_hetero_data(snapshot, interactions, cp, metadata=metadata,
-                                 id_index=align_id_index(snapshot, self.checkpoint.id_maps))
+        data = build_hetero_data(
+            snapshot, interactions, cp, metadata=metadata, id_index=align_id_index(snapshot, self.checkpoint.id_maps)
+        )
         self.model.attach(data)
         self.model.eval()
         users, items = interactions.edge_index.numpy()
         order = np.argsort(users, kind="stable")
         bounds = np.searchsorted(users[order], np.arange(snapshot.num("user") + 1))
-        self._purchased = {u: items[order][bounds[u]:bounds[u + 1]] for u in range(snapshot.num("user"))}
+        self._purchased = {u: items[order][bounds[u] : bounds[u + 1]] for u in range(snapshot.num("user"))}
         self.snapshot = snapshot
         return self
 
@@ -106,16 +114,20 @@ class Recommender:
     def _user(self, user_id: str) -> int:
         row = self._snap().index["user"].get(str(user_id))
         if row is None:
-            raise UnknownEntityError(f"user {user_id!r} is not in the graph: ingest their orders, or recommend "
-                                     "from a basket of product ids (CLI --basket, Python recommend_for_basket)")
+            raise UnknownEntityError(
+                f"user {user_id!r} is not in the graph: ingest their orders, or recommend "
+                "from a basket of product ids (CLI --basket, Python recommend_for_basket)"
+            )
         return row
 
     def _products(self, product_ids: Sequence[str]) -> list[int]:
         index = self._snap().index["product"]
         missing = [p for p in product_ids if str(p) not in index]
         if missing:
-            raise UnknownEntityError(f"products {missing[:5]} are not in the graph: check the ids "
-                                     "(`kgrec stats`, or search products by title)")
+            raise UnknownEntityError(
+                f"products {missing[:5]} are not in the graph: check the ids "
+                "(`kgrec stats`, or search products by title)"
+            )
         return [index[str(p)] for p in product_ids]
 
     def _top(self, scores: torch.Tensor, k: int, exclude: np.ndarray | Sequence[int] = ()) -> list[Recommendation]:
@@ -125,8 +137,10 @@ class Recommender:
             scores[torch.as_tensor(np.asarray(exclude), dtype=torch.long)] = float("-inf")
         k = min(k, int(torch.isfinite(scores).sum()))
         top = torch.topk(scores, k)
-        return [Recommendation(snap.ids["product"][i], float(s), snap.product_titles[i])
-                for s, i in zip(top.values.tolist(), top.indices.tolist())]
+        return [
+            Recommendation(snap.ids["product"][i], float(s), snap.product_titles[i])
+            for s, i in zip(top.values.tolist(), top.indices.tolist(), strict=False)
+        ]
 
     # -- answers ----------------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int = 10, exclude_purchased: bool = True) -> list[Recommendation]:
@@ -141,8 +155,9 @@ class Recommender:
         users = torch.full((len(items),), user, dtype=torch.long, device=self.device)
         return self.model.score(users, torch.tensor(items, device=self.device)).float().cpu().tolist()
 
-    def recommend_for_basket(self, product_ids: Sequence[str], k: int = 10,
-                             exclude_basket: bool = True) -> list[Recommendation]:
+    def recommend_for_basket(
+        self, product_ids: Sequence[str], k: int = 10, exclude_basket: bool = True
+    ) -> list[Recommendation]:
         """Cold-start session: products that go with a basket, from the co-purchase head."""
         items = self._products(product_ids)
         scores = self.model.score_basket(torch.tensor(items, device=self.device))

@@ -20,9 +20,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from gnn.contract import Interactions, LinkSplit
-from kg.errors import ModelError
-from kg.export import EdgeKey, GraphSnapshot, OrderRows
+from kgrec.gnn.contract import Interactions, LinkSplit
+from kgrec.kg.errors import ModelError
+from kgrec.kg.export import EdgeKey, GraphSnapshot, OrderRows
 
 VALID_MARKERS = {"valid", "validation", "val", "tune", "dev"}
 TRAIN_MARKERS = {"train", "base"}
@@ -74,8 +74,8 @@ def temporal_split(
         n_valid = max(1, math.ceil(valid_frac * n))
         if n_test + n_valid >= n:
             raise ModelError(f"only {n} orders: too few for a temporal split; use random_split")
-        period[ranked[n - n_test:]] = 2
-        period[ranked[n - n_test - n_valid:n - n_test]] = 1
+        period[ranked[n - n_test :]] = 2
+        period[ranked[n - n_test - n_valid : n - n_test]] = 1
     elif by == "time":
         t0, t1 = int(order_time[present].min()), int(order_time[present].max())
         span = t1 - t0
@@ -115,7 +115,10 @@ def temporal_split(
     first = lambda p: int(order_time[present][period[present] == p].min()) if (period[present] == p).any() else 0  # noqa: E731
     return TemporalSplit(
         LinkSplit(*(_interactions(k, num_users, num_items) for k in (train, valid, test))),
-        train_lines, first(1), first(2), stats,
+        train_lines,
+        first(1),
+        first(2),
+        stats,
     )
 
 
@@ -137,8 +140,12 @@ def official_split(snapshot: GraphSnapshot, key: EdgeKey) -> LinkSplit:
 
 
 def random_split(
-    edge_index: np.ndarray, num_users: int, num_items: int,
-    valid_frac: float = 0.1, test_frac: float = 0.1, seed: int = 42,
+    edge_index: np.ndarray,
+    num_users: int,
+    num_items: int,
+    valid_frac: float = 0.1,
+    test_frac: float = 0.1,
+    seed: int = 42,
 ) -> LinkSplit:
     """Seeded per-pair split; users keep at least one training pair."""
     keys = _pairs(edge_index[0], edge_index[1], num_items)

@@ -1,4 +1,4 @@
-"""One small training loop for every trainable :class:`~gnn.contract.RecModel`.
+"""One small training loop for every trainable :class:`~kgrec.gnn.contract.RecModel`.
 
 Epoch = the training pairs in a seeded random order, cut into batches; each batch gets uniform
 or hard negatives (the highest-scoring of ``hard_candidates`` uniform non-positives), the model's
@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnn.contract import Interactions, LinkSplit, RecModel, TrainBatch
-from gnn.evaluate import evaluate
-from kg.errors import ModelError
+from kgrec.gnn.contract import Interactions, LinkSplit, RecModel, TrainBatch
+from kgrec.gnn.evaluate import evaluate
+from kgrec.kg.errors import ModelError
 
 if TYPE_CHECKING:
-    from gnn.data import DataConfig, PreparedData
-    from gnn.models.hetero_sage import HeteroSAGEConfig
-    from kg.connection import GraphConnection
+    from kgrec.gnn.data import DataConfig, PreparedData
+    from kgrec.gnn.models.hetero_sage import HeteroSAGEConfig
+    from kgrec.kg.connection import GraphConnection
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,9 @@ def train_model(model: RecModel, split: LinkSplit, config: TrainConfig | None = 
     return result
 
 
-def evaluate_test(model: RecModel, split: LinkSplit, k: int = 20, device: str | torch.device | None = None) -> dict[str, float]:
+def evaluate_test(
+    model: RecModel, split: LinkSplit, k: int = 20, device: str | torch.device | None = None
+) -> dict[str, float]:
     """Full-ranking test metrics (train and valid positives masked); empty when there is no test set."""
     if split.test.num_edges == 0:
         return {}
@@ -235,24 +237,28 @@ class RunConfig:
     """A whole run from the graph: data, model, optimisation, where artefacts go."""
 
     model: Literal["gnn", "lightgcn"] = "gnn"
-    data: "DataConfig | None" = None
-    gnn: "HeteroSAGEConfig | None" = None
+    data: DataConfig | None = None
+    gnn: HeteroSAGEConfig | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     out_dir: str = ".kgrec/runs/latest"
 
 
-def build_model_for(prepared: "PreparedData", config: RunConfig) -> RecModel:
+def build_model_for(prepared: PreparedData, config: RunConfig) -> RecModel:
     """A fresh model of ``config.model`` over the prepared graph."""
-    from gnn.models.hetero_sage import HeteroSAGE, HeteroSAGEConfig
+    from kgrec.gnn.models.hetero_sage import HeteroSAGE, HeteroSAGEConfig
 
     split = prepared.split
     if config.model == "gnn":
         data = prepared.data
-        model = HeteroSAGE(data.metadata(), {t: data[t].num_nodes for t in data.node_types},
-                           prepared.snapshot.embedding_dim, config.gnn or HeteroSAGEConfig())
+        model = HeteroSAGE(
+            data.metadata(),
+            {t: data[t].num_nodes for t in data.node_types},
+            prepared.snapshot.embedding_dim,
+            config.gnn or HeteroSAGEConfig(),
+        )
         return model.attach(data)
     if config.model == "lightgcn":
-        from gnn.models.lightgcn import LightGCNRec
+        from kgrec.gnn.models.lightgcn import LightGCNRec
 
         lgcn = LightGCNRec(split.train.num_users, split.train.num_items)
         lgcn.fit(split.train)
@@ -260,10 +266,10 @@ def build_model_for(prepared: "PreparedData", config: RunConfig) -> RecModel:
     raise ModelError(f"unknown model {config.model!r}: use gnn or lightgcn")
 
 
-def train_prepared(prepared: "PreparedData", config: RunConfig) -> tuple[RecModel, TrainResult]:
+def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel, TrainResult]:
     """Train on prepared data, evaluate on test, write checkpoint, curves and table to ``out_dir``."""
-    from gnn.checkpoint import save_checkpoint
-    from gnn.plots import history_table, plot_history
+    from kgrec.gnn.checkpoint import save_checkpoint
+    from kgrec.gnn.plots import history_table, plot_history
 
     set_seed(config.train.seed)
     model = build_model_for(prepared, config)
@@ -271,19 +277,26 @@ def train_prepared(prepared: "PreparedData", config: RunConfig) -> tuple[RecMode
     result.test = evaluate_test(model, prepared.split, config.train.k, resolve_device(config.train.device))
     result.stats = dict(prepared.stats)
     out = Path(config.out_dir)
-    info = {"best_epoch": result.best_epoch, "best_valid": result.best_valid, "metric": result.metric,
-            "test": result.test, "split": prepared.split_kind, "stats": result.stats,
-            "train_config": _plain(asdict(config.train)), "data_config": _plain(asdict(prepared.config))}
+    info = {
+        "best_epoch": result.best_epoch,
+        "best_valid": result.best_valid,
+        "metric": result.metric,
+        "test": result.test,
+        "split": prepared.split_kind,
+        "stats": result.stats,
+        "train_config": _plain(asdict(config.train)),
+        "data_config": _plain(asdict(prepared.config)),
+    }
     result.checkpoint = str(save_checkpoint(out / f"{model.name}.pt", model, prepared.id_maps, info))
     result.plot = str(plot_history(result, out / f"{model.name}_curves.png"))
     (out / f"{model.name}_history.md").write_text(history_table(result) + "\n")
     return model, result
 
 
-def train_on_graph(conn: "GraphConnection", config: RunConfig | None = None) -> TrainResult:
+def train_on_graph(conn: GraphConnection, config: RunConfig | None = None) -> TrainResult:
     """Export the graph, split it, train, test and checkpoint: the main pipeline's one call."""
-    from gnn.data import DataConfig, prepare_data
-    from kg.export import export_graph
+    from kgrec.gnn.data import DataConfig, prepare_data
+    from kgrec.kg.export import export_graph
 
     config = config or RunConfig()
     snapshot = export_graph(conn)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kg.errors import IngestError
+from kgrec.kg.errors import IngestError
 
 ATTR_PREFIX = "attr:"
 DERIVED_ATTR_PREFIX = "dattr:"
@@ -50,13 +50,21 @@ class FileSpec:
 SPECS: dict[str, FileSpec] = {
     spec.name: spec
     for spec in (
-        FileSpec("products", ("product_id",),
-                 ("title", "description", "category", "category_derived", "brand", "price"), ("product_id",)),
+        FileSpec(
+            "products",
+            ("product_id",),
+            ("title", "description", "category", "category_derived", "brand", "price"),
+            ("product_id",),
+        ),
         FileSpec("users", ("user_id",), (), ("user_id",)),
         FileSpec("orders", ("order_id", "user_id", "timestamp"), (), ("order_id",)),
         FileSpec("order_items", ("order_id", "product_id", "quantity"), ("price",), ("order_id", "product_id")),
-        FileSpec("interactions", ("user_id", "product_id", "type"), ("timestamp", "rating"),
-                 ("user_id", "product_id", "type", "timestamp")),
+        FileSpec(
+            "interactions",
+            ("user_id", "product_id", "type"),
+            ("timestamp", "rating"),
+            ("user_id", "product_id", "type", "timestamp"),
+        ),
         FileSpec("bundles", ("bundle_id",), ("title",), ("bundle_id",)),
         FileSpec("bundle_items", ("bundle_id", "product_id"), (), ("bundle_id", "product_id")),
         FileSpec("user_bundles", ("user_id", "bundle_id"), ("timestamp",), ("user_id", "bundle_id", "timestamp")),
@@ -65,14 +73,37 @@ SPECS: dict[str, FileSpec] = {
 
 #: Order in which files are validated and written (references point backwards).
 FILE_ORDER: tuple[str, ...] = (
-    "products", "users", "orders", "order_items", "interactions", "bundles", "bundle_items", "user_bundles",
+    "products",
+    "users",
+    "orders",
+    "order_items",
+    "interactions",
+    "bundles",
+    "bundle_items",
+    "user_bundles",
 )
 
 INTERACTION_TYPES: tuple[str, ...] = ("purchase", "view", "cart", "rating")
 
 #: Property names a node already uses; an extra column that sanitises to one of them gets ``x_``.
-RESERVED_PROPERTIES = frozenset({"id", "title", "description", "price", "embedding", "text_hash",
-                                 "timestamp", "source", "name", "key", "value", "derived", "path", "level"})
+RESERVED_PROPERTIES = frozenset(
+    {
+        "id",
+        "title",
+        "description",
+        "price",
+        "embedding",
+        "text_hash",
+        "timestamp",
+        "source",
+        "name",
+        "key",
+        "value",
+        "derived",
+        "path",
+        "level",
+    }
+)
 
 
 @dataclass
@@ -118,7 +149,7 @@ def attribute_name(column: str) -> str | None:
     """The attribute name of an ``attr:``/``dattr:`` column, else None."""
     for prefix in (ATTR_PREFIX, DERIVED_ATTR_PREFIX):
         if column.startswith(prefix):
-            return sanitize_property(column[len(prefix):])
+            return sanitize_property(column[len(prefix) :])
     return None
 
 

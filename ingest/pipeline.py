@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from ingest import writer
-from ingest.canonical import CanonicalTables, read_folder
-from ingest.validate import FileValidation, Lookup, validate_tables
-from kg.connection import DEFAULT_BATCH_SIZE, GraphConnection, WriteSummary
-from kg.copurchase import DEFAULT_MIN_ORDERS, CopurchaseSummary, recompute_bought_with
-from kg.errors import IngestError
-from kg.schema import Label, Rel, ensure_schema
+from kgrec.ingest import writer
+from kgrec.ingest.canonical import CanonicalTables, read_folder
+from kgrec.ingest.validate import FileValidation, Lookup, validate_tables
+from kgrec.kg.connection import DEFAULT_BATCH_SIZE, GraphConnection, WriteSummary
+from kgrec.kg.copurchase import DEFAULT_MIN_ORDERS, CopurchaseSummary, recompute_bought_with
+from kgrec.kg.errors import IngestError
+from kgrec.kg.schema import Label, Rel, ensure_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -120,8 +120,10 @@ def graph_lookup(conn: GraphConnection, batch_size: int = 10_000) -> Lookup:
     def lookup(kind: str, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), batch_size):
-            rows = conn.read(f"UNWIND $ids AS id MATCH (n:{labels[kind]} {{id: id}}) RETURN n.id AS id",
-                             {"ids": ids[start:start + batch_size]})
+            rows = conn.read(
+                f"UNWIND $ids AS id MATCH (n:{labels[kind]} {{id: id}}) RETURN n.id AS id",
+                {"ids": ids[start : start + batch_size]},
+            )
             found |= {r["id"] for r in rows}
         return found
 
@@ -148,8 +150,11 @@ def _affected_users(conn: GraphConnection, results: dict[str, FileValidation]) -
         users |= set(results["orders"].accepted["user_id"])
     if "order_items" in results:
         order_ids = sorted(set(results["order_items"].accepted["order_id"]))
-        rows = conn.read(f"UNWIND $ids AS id MATCH (u:{Label.USER.value})-[:{Rel.PLACED.value}]->"
-                         f"(:{Label.ORDER.value} {{id: id}}) RETURN DISTINCT u.id AS id", {"ids": order_ids})
+        rows = conn.read(
+            f"UNWIND $ids AS id MATCH (u:{Label.USER.value})-[:{Rel.PLACED.value}]->"
+            f"(:{Label.ORDER.value} {{id: id}}) RETURN DISTINCT u.id AS id",
+            {"ids": order_ids},
+        )
         users |= {r["id"] for r in rows}
     if "interactions" in results:
         frame = results["interactions"].accepted
@@ -157,10 +162,17 @@ def _affected_users(conn: GraphConnection, results: dict[str, FileValidation]) -
     return users
 
 
-def ingest_tables(conn: GraphConnection, tables: CanonicalTables, *, source: str = "tables",
-                  quarantine_dir: Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                  copurchase: bool = True, min_orders: int = DEFAULT_MIN_ORDERS,
-                  progress: bool = False) -> IngestReport:
+def ingest_tables(
+    conn: GraphConnection,
+    tables: CanonicalTables,
+    *,
+    source: str = "tables",
+    quarantine_dir: Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    copurchase: bool = True,
+    min_orders: int = DEFAULT_MIN_ORDERS,
+    progress: bool = False,
+) -> IngestReport:
     """Validate and write ``tables``; quarantine files go to ``quarantine_dir/<source>/`` if given."""
     started = time.perf_counter()
     ensure_schema(conn)
@@ -176,11 +188,13 @@ def ingest_tables(conn: GraphConnection, tables: CanonicalTables, *, source: str
         new_orders = set(ids) - graph_lookup(conn)("order", ids)
         writers["order_items"] = partial(writer.write_order_items, new_orders=new_orders)
     for name, result in results.items():
-        report.files.append(FileReport(name, result.read, result.accepted_rows, result.quarantined,
-                                       result.merged, result.reasons))
+        report.files.append(
+            FileReport(name, result.read, result.accepted_rows, result.quarantined, result.merged, result.reasons)
+        )
         step = time.perf_counter()
-        with tqdm(total=len(result.accepted), desc=f"write {name}", unit="row", disable=not progress,
-                  leave=False) as bar:
+        with tqdm(
+            total=len(result.accepted), desc=f"write {name}", unit="row", disable=not progress, leave=False
+        ) as bar:
             total += writers[name](conn, result.accepted, batch_size, bar.update)
         report.timings[f"write {name}"] = time.perf_counter() - step
     step = time.perf_counter()
@@ -214,12 +228,20 @@ def load_source(source: str | Path, data_dir: Path | None = None) -> CanonicalTa
     if name == "sample":
         return read_folder(SAMPLE_DIR)
     if name in NAMED_SOURCES:
-        from ingest.sources import amazon_book, movielens, online_retail, youshu
+        from kgrec.ingest.sources import amazon_book, movielens, online_retail, youshu
 
-        readers = {"online-retail": online_retail.read_online_retail, "movielens": movielens.read_movielens,
-                   "youshu": youshu.read_youshu, "amazon-book": amazon_book.read_amazon_book}
-        folders = {"online-retail": "online-retail", "movielens": "ml-100k", "youshu": "youshu",
-                   "amazon-book": "amazon-book-kgat"}
+        readers = {
+            "online-retail": online_retail.read_online_retail,
+            "movielens": movielens.read_movielens,
+            "youshu": youshu.read_youshu,
+            "amazon-book": amazon_book.read_amazon_book,
+        }
+        folders = {
+            "online-retail": "online-retail",
+            "movielens": "ml-100k",
+            "youshu": "youshu",
+            "amazon-book": "amazon-book-kgat",
+        }
         folder = data / folders[name]
         if not folder.is_dir():
             raise IngestError(f"dataset {name!r} not found at {folder}: pass --data-dir pointing at shared/data")
@@ -230,16 +252,30 @@ def load_source(source: str | Path, data_dir: Path | None = None) -> CanonicalTa
     return read_folder(path)
 
 
-def ingest_source(conn: GraphConnection, source: str | Path, *, data_dir: Path | None = None,
-                  quarantine_dir: Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                  copurchase: bool = True, min_orders: int = DEFAULT_MIN_ORDERS,
-                  progress: bool = False) -> IngestReport:
+def ingest_source(
+    conn: GraphConnection,
+    source: str | Path,
+    *,
+    data_dir: Path | None = None,
+    quarantine_dir: Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    copurchase: bool = True,
+    min_orders: int = DEFAULT_MIN_ORDERS,
+    progress: bool = False,
+) -> IngestReport:
     """Ingest a canonical folder or a named dataset into the graph and report what happened."""
     started = time.perf_counter()
     tables = load_source(source, data_dir)
-    report = ingest_tables(conn, tables, source=str(source), quarantine_dir=quarantine_dir,
-                           batch_size=batch_size, copurchase=copurchase, min_orders=min_orders,
-                           progress=progress)
+    report = ingest_tables(
+        conn,
+        tables,
+        source=str(source),
+        quarantine_dir=quarantine_dir,
+        batch_size=batch_size,
+        copurchase=copurchase,
+        min_orders=min_orders,
+        progress=progress,
+    )
     report.seconds = time.perf_counter() - started
     return report
 

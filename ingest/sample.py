@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.canonical import write_folder
-from ingest.sources.online_retail import clean_lines, read_raw, to_canonical
+from kgrec.ingest.canonical import write_folder
+from kgrec.ingest.sources.online_retail import clean_lines, read_raw, to_canonical
 
 DEFAULT_CUSTOMERS = 300
 DEFAULT_MIN_ORDERS = 3
@@ -58,19 +58,24 @@ class SampleSummary:
     files: list[Path]
 
 
-def build_sample(data_dir: Path, out: Path, customers: int = DEFAULT_CUSTOMERS,
-                 min_orders: int = DEFAULT_MIN_ORDERS, seed: int = DEFAULT_SEED) -> SampleSummary:
+def build_sample(
+    data_dir: Path,
+    out: Path,
+    customers: int = DEFAULT_CUSTOMERS,
+    min_orders: int = DEFAULT_MIN_ORDERS,
+    seed: int = DEFAULT_SEED,
+) -> SampleSummary:
     """Write the demo sample derived from ``data_dir/online-retail`` into ``out``."""
     lines, _ = clean_lines(read_raw(Path(data_dir) / "online-retail"))
     orders_per_customer = lines.drop_duplicates("InvoiceNo").groupby("CustomerID").size()
     eligible = np.sort(orders_per_customer[orders_per_customer >= min_orders].index.to_numpy())
-    chosen = np.sort(np.random.default_rng(seed).choice(eligible, size=min(customers, len(eligible)),
-                                                        replace=False))
+    chosen = np.sort(np.random.default_rng(seed).choice(eligible, size=min(customers, len(eligible)), replace=False))
     tables = to_canonical(lines[lines["CustomerID"].isin(chosen)], dropped={})
     out = Path(out)
     files = write_folder(tables, out)
     attribution = out / "ATTRIBUTION.md"
     attribution.write_text(ATTRIBUTION.format(customers=len(chosen), min_orders=min_orders, seed=seed))
     assert tables.orders is not None and tables.order_items is not None
-    return SampleSummary(out, len(chosen), len(tables.orders), len(tables.order_items), len(tables.products),
-                         [*files, attribution])
+    return SampleSummary(
+        out, len(chosen), len(tables.orders), len(tables.order_items), len(tables.products), [*files, attribution]
+    )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ingest.canonical import (
+from kgrec.ingest.canonical import (
     CATEGORY_SEPARATOR,
     INTERACTION_TYPES,
     LINE,
@@ -45,8 +45,19 @@ UNKNOWN_BUNDLE = "unknown_bundle"
 BAD_FIELD_COUNT = "bad_field_count"
 
 REASONS: tuple[str, ...] = (
-    MISSING_FIELD, BAD_NUMBER, NONPOSITIVE_QUANTITY, PRICE_OUT_OF_RANGE, RATING_OUT_OF_RANGE, BAD_TIMESTAMP,
-    TIMESTAMP_OUT_OF_RANGE, BAD_TYPE, DUPLICATE_KEY, UNKNOWN_PRODUCT, UNKNOWN_ORDER, UNKNOWN_BUNDLE, BAD_FIELD_COUNT,
+    MISSING_FIELD,
+    BAD_NUMBER,
+    NONPOSITIVE_QUANTITY,
+    PRICE_OUT_OF_RANGE,
+    RATING_OUT_OF_RANGE,
+    BAD_TIMESTAMP,
+    TIMESTAMP_OUT_OF_RANGE,
+    BAD_TYPE,
+    DUPLICATE_KEY,
+    UNKNOWN_PRODUCT,
+    UNKNOWN_ORDER,
+    UNKNOWN_BUNDLE,
+    BAD_FIELD_COUNT,
 )
 
 MAX_PRICE = 1_000_000.0
@@ -127,8 +138,9 @@ class _Checker:
         if required:
             self.fail(text == "", MISSING_FIELD, f"{column} is empty")
         self.fail((text != "") & parsed.isna(), BAD_TIMESTAMP, f"{column} is not an ISO 8601 time")
-        self.fail((parsed < EARLIEST) | (parsed > now), TIMESTAMP_OUT_OF_RANGE,
-                  f"{column} is before 1990 or in the future")
+        self.fail(
+            (parsed < EARLIEST) | (parsed > now), TIMESTAMP_OUT_OF_RANGE, f"{column} is before 1990 or in the future"
+        )
         return parsed.dt.strftime(TS_FORMAT).fillna("")
 
     def duplicates(self, keyed: pd.DataFrame, key: list[str]) -> pd.Series:
@@ -150,21 +162,27 @@ class _Checker:
 def _rejected(name: str, frame: pd.DataFrame, checker: _Checker) -> pd.DataFrame:
     bad = frame[~checker.ok]
     raw = bad.drop(columns=[LINE]).to_dict(orient="records")
-    return pd.DataFrame({
-        "file": f"{name}.csv",
-        "line": bad[LINE].astype("int64").to_numpy(),
-        "reason": checker.reason[~checker.ok].to_numpy(),
-        "detail": checker.detail[~checker.ok].to_numpy(),
-        "raw": [json.dumps(r, ensure_ascii=False) for r in raw],
-    })
+    return pd.DataFrame(
+        {
+            "file": f"{name}.csv",
+            "line": bad[LINE].astype("int64").to_numpy(),
+            "reason": checker.reason[~checker.ok].to_numpy(),
+            "detail": checker.detail[~checker.ok].to_numpy(),
+            "raw": [json.dumps(r, ensure_ascii=False) for r in raw],
+        }
+    )
 
 
 def _normalise_category(paths: pd.Series) -> pd.Series:
     """``'A>B >  C'`` → ``'A > B > C'`` (segments stripped, empty ones dropped); ``|`` separates paths."""
+
     def normal(text: str) -> str:
-        cleaned = (CATEGORY_SEPARATOR.join(s.strip() for s in path.split(">") if s.strip())
-                   for path in text.split(MULTI_VALUE_SEPARATOR))
+        cleaned = (
+            CATEGORY_SEPARATOR.join(s.strip() for s in path.split(">") if s.strip())
+            for path in text.split(MULTI_VALUE_SEPARATOR)
+        )
         return MULTI_VALUE_SEPARATOR.join(dict.fromkeys(p for p in cleaned if p))
+
     return paths.map(normal)
 
 
@@ -172,8 +190,9 @@ def _finish(name: str, frame: pd.DataFrame, checker: _Checker, typed: dict[str, 
     accepted = frame.copy()
     for column, values in typed.items():
         accepted[column] = values
-    return FileValidation(name, len(frame), accepted[checker.ok].reset_index(drop=True),
-                          _rejected(name, frame, checker))
+    return FileValidation(
+        name, len(frame), accepted[checker.ok].reset_index(drop=True), _rejected(name, frame, checker)
+    )
 
 
 def _prepare(name: str, frame: pd.DataFrame) -> tuple[FileSpec, pd.DataFrame]:
@@ -189,8 +208,9 @@ def _prepare(name: str, frame: pd.DataFrame) -> tuple[FileSpec, pd.DataFrame]:
     return spec, frame
 
 
-def validate_tables(tables: CanonicalTables, lookup: Lookup = no_graph,
-                    now: datetime | None = None) -> dict[str, FileValidation]:
+def validate_tables(
+    tables: CanonicalTables, lookup: Lookup = no_graph, now: datetime | None = None
+) -> dict[str, FileValidation]:
     """Validate every present table; the result maps file name → outcome, in write order."""
     now_ts = pd.Timestamp(now or datetime.now(UTC) + timedelta(days=1))
     now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
@@ -204,8 +224,11 @@ def validate_tables(tables: CanonicalTables, lookup: Lookup = no_graph,
         if name == "products":
             price = check.number("price", required=False)
             check.fail((price < 0) | (price > MAX_PRICE), PRICE_OUT_OF_RANGE, "price must be within 0..1e6")
-            typed = {"price": price, "category": _normalise_category(frame["category"]),
-                     "category_derived": frame["category_derived"].str.strip().str.lower().isin(["1", "true", "yes"])}
+            typed = {
+                "price": price,
+                "category": _normalise_category(frame["category"]),
+                "category_derived": frame["category_derived"].str.strip().str.lower().isin(["1", "true", "yes"]),
+            }
         elif name == "orders":
             typed = {"timestamp": check.timestamp("timestamp", True, now_ts)}
         elif name == "order_items":
@@ -253,14 +276,19 @@ def validate_tables(tables: CanonicalTables, lookup: Lookup = no_graph,
 
 def _with_malformed(result: FileValidation, records: list[tuple[int, list[str]]]) -> FileValidation:
     """Count and quarantine records whose field count did not match the header."""
-    rows = pd.DataFrame({
-        "file": f"{result.name}.csv", "line": [line for line, _ in records], "reason": BAD_FIELD_COUNT,
-        "detail": [f"{len(fields)} fields, the header has a different number" for _, fields in records],
-        "raw": [json.dumps(fields, ensure_ascii=False) for _, fields in records],
-    })
+    rows = pd.DataFrame(
+        {
+            "file": f"{result.name}.csv",
+            "line": [line for line, _ in records],
+            "reason": BAD_FIELD_COUNT,
+            "detail": [f"{len(fields)} fields, the header has a different number" for _, fields in records],
+            "raw": [json.dumps(fields, ensure_ascii=False) for _, fields in records],
+        }
+    )
     rejected = pd.concat([result.rejected, rows], ignore_index=True).sort_values("line", kind="stable")
-    return FileValidation(result.name, result.read + len(records), result.accepted,
-                          rejected.reset_index(drop=True), result.merged)
+    return FileValidation(
+        result.name, result.read + len(records), result.accepted, rejected.reset_index(drop=True), result.merged
+    )
 
 
 def _merge(result: FileValidation, spec: FileSpec, merged: int) -> FileValidation:

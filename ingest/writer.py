@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ingest.canonical import (
+from kgrec.ingest.canonical import (
     CATEGORY_SEPARATOR,
     DERIVED_ATTR_PREFIX,
     LINE,
@@ -25,13 +25,20 @@ from ingest.canonical import (
     extra_columns,
     sanitize_property,
 )
-from kg.connection import GraphConnection, WriteSummary
-from kg.schema import Label, Rel
+from kgrec.kg.connection import GraphConnection, WriteSummary
+from kgrec.kg.schema import Label, Rel
 
 Progress = Callable[[int], None] | None
 
-P, U, O, C, B, A, BR = (Label.PRODUCT.value, Label.USER.value, Label.ORDER.value, Label.CATEGORY.value,
-                        Label.BUNDLE.value, Label.ATTRIBUTE.value, Label.BRAND.value)
+P, U, O, C, B, A, BR = (  # noqa: E741 (replaced by the Cypher vocabulary module)
+    Label.PRODUCT.value,
+    Label.USER.value,
+    Label.ORDER.value,
+    Label.CATEGORY.value,
+    Label.BUNDLE.value,
+    Label.ATTRIBUTE.value,
+    Label.BRAND.value,
+)
 
 EVENT_RELS: dict[str, str] = {"view": Rel.VIEWED.value, "cart": Rel.ADDED_TO_CART.value}
 
@@ -68,8 +75,7 @@ def props_column(frame: pd.DataFrame, name: str) -> list[dict[str, Any]]:
     if not extras:
         return [{} for _ in range(len(frame))]
     typed = pd.DataFrame({sanitize_property(c): _typed_column(frame[c]) for c in extras}, index=frame.index)
-    return [{k: c for k, v in row.items() if (c := _clean(v)) is not None}
-            for row in typed.to_dict(orient="records")]
+    return [{k: c for k, v in row.items() if (c := _clean(v)) is not None} for row in typed.to_dict(orient="records")]
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -79,16 +85,19 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 # -- nodes ----------------------------------------------------------------------------------------
 
 
-def write_products(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
-                   ) -> WriteSummary:
+def write_products(
+    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+) -> WriteSummary:
     """Product nodes with title, description, price and extra columns as properties."""
     rows = _records(frame[["product_id", "title", "description", "price"]])
     for row, props in zip(rows, props_column(frame, "products"), strict=True):
         row["title"] = row["title"] or ""
         row["description"] = row["description"] or ""
         row["props"] = props
-    cypher = (f"UNWIND $rows AS r MERGE (p:{P} {{id: r.product_id}}) "
-              "SET p.title = r.title, p.description = r.description, p.price = r.price SET p += r.props")
+    cypher = (
+        f"UNWIND $rows AS r MERGE (p:{P} {{id: r.product_id}}) "
+        "SET p.title = r.title, p.description = r.description, p.price = r.price SET p += r.props"
+    )
     total = conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
     total += write_categories(conn, frame, batch_size)
     total += write_brands(conn, frame, batch_size)
@@ -107,16 +116,28 @@ def write_categories(conn: GraphConnection, frame: pd.DataFrame, batch_size: int
         for depth in range(1, len(parts) + 1):
             prefix = CATEGORY_SEPARATOR.join(parts[:depth])
             nodes[prefix] = nodes.get(prefix, True) and bool(derived)
-    rows = [{"path": p, "name": p.split(CATEGORY_SEPARATOR)[-1], "level": p.count(CATEGORY_SEPARATOR),
-             "parent": p.rsplit(CATEGORY_SEPARATOR, 1)[0] if CATEGORY_SEPARATOR in p else None, "derived": d}
-            for p, d in sorted(nodes.items())]
+    rows = [
+        {
+            "path": p,
+            "name": p.split(CATEGORY_SEPARATOR)[-1],
+            "level": p.count(CATEGORY_SEPARATOR),
+            "parent": p.rsplit(CATEGORY_SEPARATOR, 1)[0] if CATEGORY_SEPARATOR in p else None,
+            "derived": d,
+        }
+        for p, d in sorted(nodes.items())
+    ]
     total = conn.write_batches(
         f"UNWIND $rows AS r MERGE (c:{C} {{path: r.path}}) SET c.name = r.name, c.level = r.level, "
-        "c.derived = r.derived", rows, batch_size=batch_size)
+        "c.derived = r.derived",
+        rows,
+        batch_size=batch_size,
+    )
     total += conn.write_batches(
         f"UNWIND $rows AS r MATCH (c:{C} {{path: r.path}}), (parent:{C} {{path: r.parent}}) "
         f"MERGE (c)-[:{Rel.CHILD_OF.value}]->(parent)",
-        [r for r in rows if r["parent"]], batch_size=batch_size)
+        [r for r in rows if r["parent"]],
+        batch_size=batch_size,
+    )
     links = linked.groupby("product_id", sort=False)["category"].agg(list)
     rows = [{"id": i, "targets": t} for i, t in links.items()]
     return total + _replace_links(conn, P, Rel.IN_CATEGORY.value, C, "path", rows, batch_size)
@@ -128,9 +149,11 @@ def write_brands(conn: GraphConnection, frame: pd.DataFrame, batch_size: int) ->
     links = [{"id": i, "targets": [b.strip()]} for i, b in zip(linked["product_id"], linked["brand"], strict=True)]
     if not links:
         return WriteSummary()
-    total = conn.write_batches(f"UNWIND $rows AS r MERGE (:{BR} {{name: r.name}})",
-                               [{"name": n} for n in sorted({r["targets"][0] for r in links})],
-                               batch_size=batch_size)
+    total = conn.write_batches(
+        f"UNWIND $rows AS r MERGE (:{BR} {{name: r.name}})",
+        [{"name": n} for n in sorted({r["targets"][0] for r in links})],
+        batch_size=batch_size,
+    )
     return total + _replace_links(conn, P, Rel.MADE_BY.value, BR, "name", links, batch_size)
 
 
@@ -139,19 +162,29 @@ def write_brands(conn: GraphConnection, frame: pd.DataFrame, batch_size: int) ->
 # already bound node (seen as 10-20x slower first writes). The relationship type implies the label.
 
 
-def _replace_links(conn: GraphConnection, source: str, rel: str, target: str, target_key: str,
-                   rows: list[dict[str, Any]], batch_size: int) -> WriteSummary:
+def _replace_links(
+    conn: GraphConnection,
+    source: str,
+    rel: str,
+    target: str,
+    target_key: str,
+    rows: list[dict[str, Any]],
+    batch_size: int,
+) -> WriteSummary:
     """Make each source node's ``rel`` links exactly its ``targets`` (links to other targets removed)."""
-    cypher = (f"UNWIND $rows AS r MATCH (s:{source} {{id: r.id}}) "
-              f"CALL (s, r) {{ MATCH (s)-[old:{rel}]->(t) WHERE NOT t.{target_key} IN r.targets "
-              "DELETE old } "
-              f"CALL (s, r) {{ UNWIND r.targets AS key MATCH (t:{target} {{{target_key}: key}}) "
-              f"MERGE (s)-[:{rel}]->(t) }}")
+    cypher = (
+        f"UNWIND $rows AS r MATCH (s:{source} {{id: r.id}}) "
+        f"CALL (s, r) {{ MATCH (s)-[old:{rel}]->(t) WHERE NOT t.{target_key} IN r.targets "
+        "DELETE old } "
+        f"CALL (s, r) {{ UNWIND r.targets AS key MATCH (t:{target} {{{target_key}: key}}) "
+        f"MERGE (s)-[:{rel}]->(t) }}"
+    )
     return conn.write_batches(cypher, rows, batch_size=batch_size)
 
 
-def write_attributes(conn: GraphConnection, frame: pd.DataFrame, owner: str, id_column: str, batch_size: int
-                     ) -> WriteSummary:
+def write_attributes(
+    conn: GraphConnection, frame: pd.DataFrame, owner: str, id_column: str, batch_size: int
+) -> WriteSummary:
     """``attr:``/``dattr:`` columns → Attribute nodes and HAS_ATTRIBUTE links.
 
     For each attribute name present in the input, an owner's links are replaced by the given
@@ -165,47 +198,66 @@ def write_attributes(conn: GraphConnection, frame: pd.DataFrame, owner: str, id_
         values = frame[[id_column, column]].rename(columns={id_column: "owner", column: "value"})
         values = values.assign(value=values["value"].str.split(MULTI_VALUE_SEPARATOR)).explode("value")
         values["value"] = values["value"].str.strip().str.lower()
-        parts.append(values[values["value"] != ""].assign(
-            name=attribute_name(column), derived=column.startswith(DERIVED_ATTR_PREFIX)))
+        parts.append(
+            values[values["value"] != ""].assign(
+                name=attribute_name(column), derived=column.startswith(DERIVED_ATTR_PREFIX)
+            )
+        )
     long = pd.concat(parts, ignore_index=True)
     long["key"] = long["name"] + "=" + long["value"]
     nodes = long.drop_duplicates("key")[["key", "name", "value", "derived"]]
     total = conn.write_batches(
-        f"UNWIND $rows AS r MERGE (a:{A} {{key: r.key}}) SET a.name = r.name, a.value = r.value, "
-        "a.derived = r.derived", _records(nodes), batch_size=batch_size)
+        f"UNWIND $rows AS r MERGE (a:{A} {{key: r.key}}) SET a.name = r.name, a.value = r.value, a.derived = r.derived",
+        _records(nodes),
+        batch_size=batch_size,
+    )
     names = sorted({attribute_name(c) for c in columns if c})
     keys = long.groupby("owner")["key"].agg(lambda s: sorted(set(s)))
     owners = [{"id": o, "names": names, "keys": keys.get(o, [])} for o in frame[id_column].unique()]
-    cypher = (f"UNWIND $rows AS r MATCH (o:{owner} {{id: r.id}}) "
-              f"CALL (o, r) {{ MATCH (o)-[h:{Rel.HAS_ATTRIBUTE.value}]->(a) "
-              "WHERE a.name IN r.names AND NOT a.key IN r.keys DELETE h } "
-              f"CALL (o, r) {{ UNWIND r.keys AS k MATCH (a:{A} {{key: k}}) "
-              f"MERGE (o)-[:{Rel.HAS_ATTRIBUTE.value}]->(a) }}")
+    cypher = (
+        f"UNWIND $rows AS r MATCH (o:{owner} {{id: r.id}}) "
+        f"CALL (o, r) {{ MATCH (o)-[h:{Rel.HAS_ATTRIBUTE.value}]->(a) "
+        "WHERE a.name IN r.names AND NOT a.key IN r.keys DELETE h } "
+        f"CALL (o, r) {{ UNWIND r.keys AS k MATCH (a:{A} {{key: k}}) "
+        f"MERGE (o)-[:{Rel.HAS_ATTRIBUTE.value}]->(a) }}"
+    )
     return total + conn.write_batches(cypher, owners, batch_size=max(1, batch_size // 10))
 
 
-def write_users(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
-                ) -> WriteSummary:
+def write_users(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None) -> WriteSummary:
     """User nodes with their extra columns as properties and ``attr:`` columns as attributes."""
     rows = [{"id": i, "props": p} for i, p in zip(frame["user_id"], props_column(frame, "users"), strict=True)]
-    total = conn.write_batches(f"UNWIND $rows AS r MERGE (u:{U} {{id: r.id}}) SET u += r.props",
-                               rows, batch_size=batch_size, on_batch=progress)
+    total = conn.write_batches(
+        f"UNWIND $rows AS r MERGE (u:{U} {{id: r.id}}) SET u += r.props", rows, batch_size=batch_size, on_batch=progress
+    )
     return total + write_attributes(conn, frame, U, "user_id", batch_size)
 
 
-def write_orders(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
-                 ) -> WriteSummary:
+def write_orders(
+    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+) -> WriteSummary:
     """Order nodes (timestamp as DateTime), their users, and PLACED."""
-    rows = [{"id": o, "user_id": u, "ts": t, "props": p} for o, u, t, p in
-            zip(frame["order_id"], frame["user_id"], frame["timestamp"], props_column(frame, "orders"), strict=True)]
-    cypher = (f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) MERGE (o:{O} {{id: r.id}}) "
-              "SET o.timestamp = datetime(r.ts) SET o += r.props "
-              f"MERGE (u)-[:{Rel.PLACED.value}]->(o)")
+    rows = [
+        {"id": o, "user_id": u, "ts": t, "props": p}
+        for o, u, t, p in zip(
+            frame["order_id"], frame["user_id"], frame["timestamp"], props_column(frame, "orders"), strict=True
+        )
+    ]
+    cypher = (
+        f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) MERGE (o:{O} {{id: r.id}}) "
+        "SET o.timestamp = datetime(r.ts) SET o += r.props "
+        f"MERGE (u)-[:{Rel.PLACED.value}]->(o)"
+    )
     return conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
 
 
-def write_order_items(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None,
-                      new_orders: set[str] | None = None) -> WriteSummary:
+def write_order_items(
+    conn: GraphConnection,
+    frame: pd.DataFrame,
+    batch_size: int,
+    progress: Progress = None,
+    new_orders: set[str] | None = None,
+) -> WriteSummary:
     """CONTAINS {quantity, price} from each order to its products.
 
     Items of ``new_orders`` (orders this ingest created, so without any CONTAINS yet) are CREATEd,
@@ -221,16 +273,20 @@ def write_order_items(conn: GraphConnection, frame: pd.DataFrame, batch_size: in
         for order, group in part.groupby("order_id", sort=False):
             rows.append({"order_id": order, "items": _item_rows(group, extras)})
         per_batch = max(1, int(batch_size * len(rows) / len(part)))
-        cypher = (f"UNWIND $rows AS r MATCH (o:{O} {{id: r.order_id}}) WITH o, r UNWIND r.items AS i "
-                  f"MATCH (p:{P} {{id: i.product_id}}) "
-                  f"CREATE (o)-[c:{Rel.CONTAINS.value} {{quantity: i.quantity, price: i.price}}]->(p)"
-                  + set_extras.format("i"))
+        cypher = (
+            f"UNWIND $rows AS r MATCH (o:{O} {{id: r.order_id}}) WITH o, r UNWIND r.items AS i "
+            f"MATCH (p:{P} {{id: i.product_id}}) "
+            f"CREATE (o)-[c:{Rel.CONTAINS.value} {{quantity: i.quantity, price: i.price}}]->(p)"
+            + set_extras.format("i")
+        )
         on_batch = (lambda n: progress(n * len(part) // len(rows))) if progress else None
         total += conn.write_batches(cypher, rows, batch_size=per_batch, on_batch=on_batch)
     rows = _item_rows(frame[~fresh], extras, with_order=True)
-    cypher = (f"UNWIND $rows AS r MATCH (o:{O} {{id: r.order_id}}) MATCH (p:{P} {{id: r.product_id}}) "
-              f"MERGE (o)-[c:{Rel.CONTAINS.value}]->(p) SET c.quantity = r.quantity, c.price = r.price"
-              + set_extras.format("r"))
+    cypher = (
+        f"UNWIND $rows AS r MATCH (o:{O} {{id: r.order_id}}) MATCH (p:{P} {{id: r.product_id}}) "
+        f"MERGE (o)-[c:{Rel.CONTAINS.value}]->(p) SET c.quantity = r.quantity, c.price = r.price"
+        + set_extras.format("r")
+    )
     return total + conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
 
 
@@ -243,23 +299,30 @@ def _item_rows(frame: pd.DataFrame, extras: bool, with_order: bool = False) -> l
     return rows
 
 
-def write_bundles(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
-                  ) -> WriteSummary:
+def write_bundles(
+    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+) -> WriteSummary:
     """Bundle nodes (source 'given') with title and extra properties."""
-    rows = [{"id": i, "title": t, "props": p} for i, t, p in
-            zip(frame["bundle_id"], frame["title"], props_column(frame, "bundles"), strict=True)]
-    cypher = (f"UNWIND $rows AS r MERGE (b:{B} {{id: r.id}}) SET b.title = r.title, b.source = 'given' "
-              "SET b += r.props")
+    rows = [
+        {"id": i, "title": t, "props": p}
+        for i, t, p in zip(frame["bundle_id"], frame["title"], props_column(frame, "bundles"), strict=True)
+    ]
+    cypher = f"UNWIND $rows AS r MERGE (b:{B} {{id: r.id}}) SET b.title = r.title, b.source = 'given' SET b += r.props"
     return conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
 
 
-def write_bundle_items(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
-                       ) -> WriteSummary:
+def write_bundle_items(
+    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+) -> WriteSummary:
     """INCLUDES from each bundle to its products, extra columns as relationship properties."""
-    rows = [{"bundle_id": b, "product_id": p, "props": x} for b, p, x in
-            zip(frame["bundle_id"], frame["product_id"], props_column(frame, "bundle_items"), strict=True)]
-    cypher = (f"UNWIND $rows AS r MATCH (b:{B} {{id: r.bundle_id}}) MATCH (p:{P} {{id: r.product_id}}) "
-              f"MERGE (b)-[x:{Rel.INCLUDES.value}]->(p) SET x += r.props")
+    rows = [
+        {"bundle_id": b, "product_id": p, "props": x}
+        for b, p, x in zip(frame["bundle_id"], frame["product_id"], props_column(frame, "bundle_items"), strict=True)
+    ]
+    cypher = (
+        f"UNWIND $rows AS r MATCH (b:{B} {{id: r.bundle_id}}) MATCH (p:{P} {{id: r.product_id}}) "
+        f"MERGE (b)-[x:{Rel.INCLUDES.value}]->(p) SET x += r.props"
+    )
     return conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
 
 
@@ -272,12 +335,20 @@ def _events(frame: pd.DataFrame, name: str, key: list[str]) -> list[dict[str, An
     frame = frame.assign(props=props_column(frame, name))
     repeated = frame.duplicated(key, keep=False)
     single = frame[~repeated]
-    rows = [{**dict(zip(key, ids, strict=True)), "ts": [t] if t else [], "untimed": not t, "props": p}
-            for *ids, t, p in zip(*(single[k] for k in key), single["timestamp"], single["props"], strict=True)]
+    rows = [
+        {**dict(zip(key, ids, strict=True)), "ts": [t] if t else [], "untimed": not t, "props": p}
+        for *ids, t, p in zip(*(single[k] for k in key), single["timestamp"], single["props"], strict=True)
+    ]
     for ids, group in frame[repeated].groupby(key, sort=False):
         times = sorted({t for t in group["timestamp"] if t})
-        rows.append({**dict(zip(key, ids, strict=True)), "ts": times,
-                     "untimed": bool((group["timestamp"] == "").any()), "props": group["props"].iloc[-1]})
+        rows.append(
+            {
+                **dict(zip(key, ids, strict=True)),
+                "ts": times,
+                "untimed": bool((group["timestamp"] == "").any()),
+                "props": group["props"].iloc[-1],
+            }
+        )
     return rows
 
 
@@ -296,28 +367,42 @@ def _event_cypher(rel: str, target: str, target_id: str, prefix: str = "") -> st
     names = {"ts": "event_ts", "untimed": "untimed", "count": "count", "last": "last", "first": "first"}
     if prefix:
         names = {k: f"{prefix}{v}" for k, v in names.items()}
-    return (f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) WITH u, r "
-            f"MATCH (t:{target} {{id: r.{target_id}}}) MERGE (u)-[x:{rel}]->(t) " + _MERGE_EVENTS.format(**names))
+    return (
+        f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) WITH u, r "
+        f"MATCH (t:{target} {{id: r.{target_id}}}) MERGE (u)-[x:{rel}]->(t) " + _MERGE_EVENTS.format(**names)
+    )
 
 
-def write_interactions(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
-                       ) -> WriteSummary:
+def write_interactions(
+    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+) -> WriteSummary:
     """RATED (latest rating wins), VIEWED / ADDED_TO_CART events, direct purchase events."""
     total = WriteSummary()
     ratings = frame[frame["type"] == "rating"].sort_values(["timestamp", LINE], kind="stable")
     if not ratings.empty:
         ratings = ratings.assign(props=props_column(ratings, "interactions"))
         latest = ratings.drop_duplicates(["user_id", "product_id"], keep="last")
-        rows = [{"user_id": u, "product_id": p, "rating": float(r), "ts": t or None, "props": x} for u, p, r, t, x in
-                zip(latest["user_id"], latest["product_id"], latest["rating"], latest["timestamp"], latest["props"],
-                    strict=True)]
+        rows = [
+            {"user_id": u, "product_id": p, "rating": float(r), "ts": t or None, "props": x}
+            for u, p, r, t, x in zip(
+                latest["user_id"],
+                latest["product_id"],
+                latest["rating"],
+                latest["timestamp"],
+                latest["props"],
+                strict=True,
+            )
+        ]
         total += conn.write_batches(
             f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) WITH u, r MATCH (p:{P} {{id: r.product_id}}) "
             f"MERGE (u)-[x:{Rel.RATED.value}]->(p) WITH x, r, "
             "CASE WHEN r.ts IS NULL THEN null ELSE datetime(r.ts) END AS ts "
             "WHERE x.ts IS NULL OR ts IS NULL OR ts >= x.ts "
             "SET x.rating = r.rating, x.ts = coalesce(ts, x.ts) SET x += r.props",
-            rows, batch_size=batch_size, on_batch=progress)
+            rows,
+            batch_size=batch_size,
+            on_batch=progress,
+        )
     for kind, rel in (*EVENT_RELS.items(), ("purchase", Rel.PURCHASED.value)):
         part = frame[frame["type"] == kind]
         if part.empty:
@@ -328,8 +413,9 @@ def write_interactions(conn: GraphConnection, frame: pd.DataFrame, batch_size: i
     return total
 
 
-def write_user_bundles(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
-                       ) -> WriteSummary:
+def write_user_bundles(
+    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+) -> WriteSummary:
     """INTERACTED_WITH {count, ts (the last), event_ts} plus extra columns such as ``split``."""
     rows = _events(frame, "user_bundles", ["user_id", "bundle_id"])
     cypher = _event_cypher(Rel.INTERACTED_WITH.value, B, "bundle_id").replace("x.last =", "x.ts =")
@@ -355,8 +441,9 @@ RECOMPUTE_PURCHASED = (
 )
 
 
-def recompute_purchased(conn: GraphConnection, user_ids: list[str], batch_size: int = 500,
-                        progress: Progress = None) -> WriteSummary:
+def recompute_purchased(
+    conn: GraphConnection, user_ids: list[str], batch_size: int = 500, progress: Progress = None
+) -> WriteSummary:
     """Rebuild PURCHASED {count, quantity, first, last} of these users from the graph (idempotent)."""
     rows = [{"id": u} for u in sorted(set(user_ids))]
     return conn.write_batches(RECOMPUTE_PURCHASED, rows, batch_size=batch_size, on_batch=progress)

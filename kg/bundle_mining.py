@@ -25,10 +25,10 @@ import networkx as nx
 import numpy as np
 from scipy import sparse
 
-from kg.connection import DEFAULT_BATCH_SIZE, GraphConnection
-from kg.copurchase import read_baskets
-from kg.errors import KgrecError
-from kg.schema import Label, Rel
+from kgrec.kg.connection import DEFAULT_BATCH_SIZE, GraphConnection
+from kgrec.kg.copurchase import read_baskets
+from kgrec.kg.errors import KgrecError
+from kgrec.kg.schema import Label, Rel
 
 MINED_SOURCE = "mined"
 MINED_PREFIX = "mined:"
@@ -61,12 +61,19 @@ class MiningSummary:
     bundles_removed: int
 
 
-def mine_itemsets(baskets: Mapping[str, Sequence[str]], min_orders: int = 5, min_lift: float = 2.0,
-                  max_size: int = 3, max_itemsets: int = 1_000) -> list[Itemset]:
+def mine_itemsets(
+    baskets: Mapping[str, Sequence[str]],
+    min_orders: int = 5,
+    min_lift: float = 2.0,
+    max_size: int = 3,
+    max_itemsets: int = 1_000,
+) -> list[Itemset]:
     """Frequent, high-lift pairs (and triples when ``max_size >= 3``), best first."""
     if min_orders < 1 or min_lift <= 0 or max_size not in (2, 3) or max_itemsets < 1:
-        raise MiningError(f"need min_orders >= 1, min_lift > 0, max_size 2 or 3, max_itemsets >= 1; "
-                          f"got {min_orders}, {min_lift}, {max_size}, {max_itemsets}")
+        raise MiningError(
+            f"need min_orders >= 1, min_lift > 0, max_size 2 or 3, max_itemsets >= 1; "
+            f"got {min_orders}, {min_lift}, {max_size}, {max_itemsets}"
+        )
     sets = [sorted(set(items)) for items in baskets.values()]
     n = len(sets)
     products = sorted({p for s in sets for p in s})
@@ -80,7 +87,7 @@ def mine_itemsets(baskets: Mapping[str, Sequence[str]], min_orders: int = 5, min
     together = sparse.triu(x.T @ x, k=1).tocoo()
     graph = nx.Graph()
     pairs: list[Itemset] = []
-    for a, b, o in zip(together.row, together.col, together.data):
+    for a, b, o in zip(together.row, together.col, together.data, strict=False):
         lift = float(o) * n / (single[a] * single[b])
         if o >= min_orders and lift >= min_lift:
             graph.add_edge(int(a), int(b))
@@ -104,30 +111,46 @@ def mine_itemsets(baskets: Mapping[str, Sequence[str]], min_orders: int = 5, min
 
 
 _TITLES = f"UNWIND $ids AS pid MATCH (p:{_P} {{id: pid}}) RETURN p.id AS id, p.title AS title"
-_WRITE = (f"UNWIND $rows AS r MERGE (b:{_B} {{id: r.id}}) "
-          "SET b.source = $source, b.title = r.title, b.orders = r.orders, b.lift = r.lift, "
-          "b.size = size(r.items) "
-          f"WITH b, r UNWIND r.items AS pid MATCH (p:{_P} {{id: pid}}) MERGE (b)-[:{_INC}]->(p)")
+_WRITE = (
+    f"UNWIND $rows AS r MERGE (b:{_B} {{id: r.id}}) "
+    "SET b.source = $source, b.title = r.title, b.orders = r.orders, b.lift = r.lift, "
+    "b.size = size(r.items) "
+    f"WITH b, r UNWIND r.items AS pid MATCH (p:{_P} {{id: pid}}) MERGE (b)-[:{_INC}]->(p)"
+)
 _STALE = f"MATCH (b:{_B} {{source: $source}}) WHERE NOT b.id IN $keep RETURN b.id AS id"
 _DELETE = f"UNWIND $rows AS r MATCH (b:{_B} {{id: r.id, source: $source}}) DETACH DELETE b"
 
 
-def write_mined_bundles(conn: GraphConnection, itemsets: Sequence[Itemset],
-                        batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[int, int]:
+def write_mined_bundles(
+    conn: GraphConnection, itemsets: Sequence[Itemset], batch_size: int = DEFAULT_BATCH_SIZE
+) -> tuple[int, int]:
     """MERGE the itemsets as mined Bundle nodes, delete stale ones; returns (written, removed)."""
     ids = sorted({p for s in itemsets for p in s.items})
     titles = {r["id"]: r["title"] for r in conn.read(_TITLES, {"ids": ids})}
-    rows = [{"id": s.bundle_id, "items": list(s.items), "orders": s.orders, "lift": round(s.lift, 4),
-             "title": " + ".join(titles.get(p) or p for p in s.items)} for s in itemsets]
-    stale = [{"id": r["id"]} for r in conn.read(_STALE, {"source": MINED_SOURCE,
-                                                         "keep": [r["id"] for r in rows]})]
+    rows = [
+        {
+            "id": s.bundle_id,
+            "items": list(s.items),
+            "orders": s.orders,
+            "lift": round(s.lift, 4),
+            "title": " + ".join(titles.get(p) or p for p in s.items),
+        }
+        for s in itemsets
+    ]
+    stale = [{"id": r["id"]} for r in conn.read(_STALE, {"source": MINED_SOURCE, "keep": [r["id"] for r in rows]})]
     conn.write_batches(_DELETE, stale, batch_size=batch_size, extra={"source": MINED_SOURCE})
     conn.write_batches(_WRITE, rows, batch_size=max(1, batch_size // 10), extra={"source": MINED_SOURCE})
     return len(rows), len(stale)
 
 
-def mine_bundles(conn: GraphConnection, min_orders: int = 5, min_lift: float = 2.0, max_size: int = 3,
-                 max_itemsets: int = 1_000, batch_size: int = DEFAULT_BATCH_SIZE) -> MiningSummary:
+def mine_bundles(
+    conn: GraphConnection,
+    min_orders: int = 5,
+    min_lift: float = 2.0,
+    max_size: int = 3,
+    max_itemsets: int = 1_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> MiningSummary:
     """Read the graph's baskets (Order-CONTAINS-Product), mine itemsets, write mined bundles."""
     baskets = read_baskets(conn)
     itemsets = mine_itemsets(baskets, min_orders, min_lift, max_size, max_itemsets)

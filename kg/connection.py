@@ -15,7 +15,7 @@ from typing import Any, LiteralString, TypeVar, cast
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from kg.errors import Neo4jUnavailableError, NotConnectedError
+from kgrec.kg.errors import Neo4jUnavailableError, NotConnectedError
 
 T = TypeVar("T")
 Row = Mapping[str, Any]
@@ -125,9 +125,7 @@ class GraphConnection:
         with self.driver.session(database=self.credentials.database) as session:
             return session.execute_read(work)
 
-    def read_stream(
-        self, cypher: str, parameters: Mapping[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]:
+    def read_stream(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Stream records of a large read without holding them all (no retry: single pass)."""
         with self.driver.session(database=self.credentials.database) as session:
             for record in session.run(cast(LiteralString, cypher), dict(parameters or {})):

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from kg.connection import DEFAULT_BATCH_SIZE, GraphConnection, WriteSummary
-from kg.schema import Label, Rel
+from kgrec.kg.connection import DEFAULT_BATCH_SIZE, GraphConnection, WriteSummary
+from kgrec.kg.schema import Label, Rel
 
 DEFAULT_MIN_ORDERS = 2
 STATS_COLUMNS = ["source", "target", "orders", "support", "confidence", "lift"]
@@ -40,16 +40,21 @@ class CopurchaseSummary:
     relationships: int
 
 
-def read_baskets(conn: GraphConnection, before: datetime | None = None,
-                 order_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+def read_baskets(
+    conn: GraphConnection, before: datetime | None = None, order_ids: Iterable[str] | None = None
+) -> dict[str, list[str]]:
     """Order id → product ids of the orders in the graph (only those before ``before`` / in ``order_ids``)."""
     if order_ids is not None:
-        cypher = (f"UNWIND $ids AS id MATCH (o:{_O} {{id: id}})-[:{_CONTAINS}]->(p:{_P}) "
-                  "WHERE $before IS NULL OR o.timestamp < $before RETURN o.id AS o, collect(p.id) AS items")
+        cypher = (
+            f"UNWIND $ids AS id MATCH (o:{_O} {{id: id}})-[:{_CONTAINS}]->(p:{_P}) "
+            "WHERE $before IS NULL OR o.timestamp < $before RETURN o.id AS o, collect(p.id) AS items"
+        )
         params = {"ids": sorted(set(order_ids)), "before": before}
     else:
-        cypher = (f"MATCH (o:{_O})-[:{_CONTAINS}]->(p:{_P}) WHERE $before IS NULL OR o.timestamp < $before "
-                  "RETURN o.id AS o, collect(p.id) AS items")
+        cypher = (
+            f"MATCH (o:{_O})-[:{_CONTAINS}]->(p:{_P}) WHERE $before IS NULL OR o.timestamp < $before "
+            "RETURN o.id AS o, collect(p.id) AS items"
+        )
         params = {"before": before}
     return {row["o"]: row["items"] for row in conn.read_stream(cypher, params)}
 
@@ -64,8 +69,7 @@ def compute_pair_stats(baskets: Mapping[str, Sequence[str]], min_orders: int = D
         raise ValueError(f"min_orders must be at least 1, got {min_orders}")
     n = len(baskets)
     if n == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("source", "target") else float)
-                             for c in STATS_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("source", "target") else float) for c in STATS_COLUMNS})
     lengths = np.fromiter((len(items) for items in baskets.values()), dtype=np.int64, count=n)
     flat = pd.Series([p for items in baskets.values() for p in items], dtype=object)
     codes, products = pd.factorize(flat, sort=True)
@@ -80,25 +84,27 @@ def compute_pair_stats(baskets: Mapping[str, Sequence[str]], min_orders: int = D
     source = np.concatenate([a, b])
     target = np.concatenate([b, a])
     both = np.concatenate([together, together])
-    stats = pd.DataFrame({
-        "source": np.asarray(products)[source],
-        "target": np.asarray(products)[target],
-        "orders": both,
-        "support": both / n,
-        "confidence": both / per_product[source],
-        "lift": both * n / (per_product[source].astype(float) * per_product[target]),
-    })
+    stats = pd.DataFrame(
+        {
+            "source": np.asarray(products)[source],
+            "target": np.asarray(products)[target],
+            "orders": both,
+            "support": both / n,
+            "confidence": both / per_product[source],
+            "lift": both * n / (per_product[source].astype(float) * per_product[target]),
+        }
+    )
     return stats.sort_values(["source", "target"], kind="stable").reset_index(drop=True)
 
 
 def delete_bought_with(conn: GraphConnection, batch_size: int = 10_000) -> None:
     """Remove every BOUGHT_WITH relationship, in batches."""
-    conn.execute(f"MATCH ()-[r:{_BOUGHT_WITH}]->() CALL (r) {{ DELETE r }} IN TRANSACTIONS OF $size ROWS",
-                 {"size": batch_size})
+    conn.execute(
+        f"MATCH ()-[r:{_BOUGHT_WITH}]->() CALL (r) {{ DELETE r }} IN TRANSACTIONS OF $size ROWS", {"size": batch_size}
+    )
 
 
-def write_bought_with(conn: GraphConnection, stats: pd.DataFrame, batch_size: int = DEFAULT_BATCH_SIZE
-                      ) -> WriteSummary:
+def write_bought_with(conn: GraphConnection, stats: pd.DataFrame, batch_size: int = DEFAULT_BATCH_SIZE) -> WriteSummary:
     """Replace all BOUGHT_WITH relationships by ``stats`` (as from ``compute_pair_stats``), batched.
 
     Each unordered pair is one row creating both directions (confidence differs per direction).
@@ -106,23 +112,32 @@ def write_bought_with(conn: GraphConnection, stats: pd.DataFrame, batch_size: in
     delete_bought_with(conn)
     forward = stats[stats["source"] < stats["target"]]
     backward = stats[stats["source"] > stats["target"]].rename(
-        columns={"source": "target", "target": "source", "confidence": "back"})[["source", "target", "back"]]
+        columns={"source": "target", "target": "source", "confidence": "back"}
+    )[["source", "target", "back"]]
     pairs = forward.merge(backward, on=["source", "target"], how="left", validate="one_to_one")
-    rows = [{"a": s, "b": t, "orders": int(o), "support": float(su), "ab": float(c), "ba": float(ba),
-             "lift": float(li)}
-            for s, t, o, su, c, ba, li in pairs[["source", "target", "orders", "support", "confidence", "back",
-                                                  "lift"]].itertuples(index=False, name=None)]
-    cypher = (f"UNWIND $rows AS r MATCH (a:{_P} {{id: r.a}}) MATCH (b:{_P} {{id: r.b}}) "
-              f"CREATE (a)-[:{_BOUGHT_WITH} {{orders: r.orders, support: r.support, confidence: r.ab, "
-              "lift: r.lift}]->(b) "
-              f"CREATE (b)-[:{_BOUGHT_WITH} {{orders: r.orders, support: r.support, confidence: r.ba, "
-              "lift: r.lift}]->(a)")
+    rows = [
+        {"a": s, "b": t, "orders": int(o), "support": float(su), "ab": float(c), "ba": float(ba), "lift": float(li)}
+        for s, t, o, su, c, ba, li in pairs[
+            ["source", "target", "orders", "support", "confidence", "back", "lift"]
+        ].itertuples(index=False, name=None)
+    ]
+    cypher = (
+        f"UNWIND $rows AS r MATCH (a:{_P} {{id: r.a}}) MATCH (b:{_P} {{id: r.b}}) "
+        f"CREATE (a)-[:{_BOUGHT_WITH} {{orders: r.orders, support: r.support, confidence: r.ab, "
+        "lift: r.lift}]->(b) "
+        f"CREATE (b)-[:{_BOUGHT_WITH} {{orders: r.orders, support: r.support, confidence: r.ba, "
+        "lift: r.lift}]->(a)"
+    )
     return conn.write_batches(cypher, rows, batch_size=max(1, batch_size // 2))
 
 
-def recompute_bought_with(conn: GraphConnection, min_orders: int = DEFAULT_MIN_ORDERS,
-                          before: datetime | None = None, order_ids: Iterable[str] | None = None,
-                          batch_size: int = DEFAULT_BATCH_SIZE) -> CopurchaseSummary:
+def recompute_bought_with(
+    conn: GraphConnection,
+    min_orders: int = DEFAULT_MIN_ORDERS,
+    before: datetime | None = None,
+    order_ids: Iterable[str] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> CopurchaseSummary:
     """Read baskets, compute pair statistics and rewrite BOUGHT_WITH (idempotent)."""
     baskets = read_baskets(conn, before=before, order_ids=order_ids)
     stats = compute_pair_stats(baskets, min_orders)

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from kg.connection import GraphConnection, batched
-from kg.errors import ConfigurationError
-from kg.schema import PRODUCT_VECTOR_INDEX, Label, ensure_vector_index
+from kgrec.kg.connection import GraphConnection, batched
+from kgrec.kg.errors import ConfigurationError
+from kgrec.kg.schema import PRODUCT_VECTOR_INDEX, Label, ensure_vector_index
 
 _MODELS: dict[tuple[str, str], Any] = {}
 
@@ -116,8 +116,11 @@ class TextEncoder:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         self.texts_encoded += len(texts)
         return np.asarray(vectors, dtype=np.float32)
@@ -183,12 +186,22 @@ def product_ids(conn: GraphConnection) -> list[str]:
 def read_product_texts(conn: GraphConnection, ids: Sequence[str], batch_size: int = 2_000) -> Iterable[dict[str, Any]]:
     """Rows ``{id, text, hash, has_vector}`` for ``ids``, read in batches."""
     for chunk in batched(ids, batch_size):
-        params = {"ids": chunk, "title": "title", "description": "description", "hash": "text_hash",
-                  "vector": "embedding", "name": "name", "value": "value"}
+        params = {
+            "ids": chunk,
+            "title": "title",
+            "description": "description",
+            "hash": "text_hash",
+            "vector": "embedding",
+            "name": "name",
+            "value": "value",
+        }
         for row in conn.read(_READ_TEXT, params):
             text = product_text(
-                row["title"], row["description"], " ".join(sorted(row["cats"])),
-                " ".join(sorted(row["brands"])), row["attrs"],
+                row["title"],
+                row["description"],
+                " ".join(sorted(row["cats"])),
+                " ".join(sorted(row["brands"])),
+                row["attrs"],
             )
             yield {"id": row["id"], "text": text, "hash": row["hash"], "has_vector": row["has_vector"]}
 
@@ -220,7 +233,10 @@ def embed_products(
             without_text += len(empty)
         if todo:
             vectors = encoder.encode([r["text"] for r in todo])
-            rows = [{"id": r["id"], "hash": r["new_hash"], "vector": v.tolist()} for r, v in zip(todo, vectors)]
+            rows = [
+                {"id": r["id"], "hash": r["new_hash"], "vector": v.tolist()}
+                for r, v in zip(todo, vectors, strict=False)
+            ]
             conn.write_batches(_WRITE_VECTORS, rows)
             encoded += len(todo)
     dims = encoder.dimensions if (encoded or cached) else 0

@@ -15,8 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from kg.connection import GraphConnection, batched
-from kg.schema import Label, Rel, key_of
+from kgrec.kg.connection import GraphConnection, batched
+from kgrec.kg.schema import Label, Rel, key_of
 
 #: Node types exported, with their label (``order`` is kept as order rows, not nodes).
 NODE_TYPES: dict[str, Label] = {

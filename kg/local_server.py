@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kg.connection import GraphConnection, Neo4jCredentials
-from kg.errors import Neo4jUnavailableError
+from kgrec.kg.connection import GraphConnection, Neo4jCredentials
+from kgrec.kg.errors import Neo4jUnavailableError
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
@@ -88,9 +88,7 @@ class LocalNeo4j:
     def credentials(self) -> Neo4jCredentials:
         """Credentials of this server (its password is created on first start)."""
         if not self.password_file.exists():
-            raise Neo4jUnavailableError(
-                f"No local server has been set up in {self.state}: run `kgrec db start` first"
-            )
+            raise Neo4jUnavailableError(f"No local server has been set up in {self.state}: run `kgrec db start` first")
         return Neo4jCredentials(uri=self.bolt_uri, user="neo4j", password=self.password_file.read_text().strip())
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -102,8 +100,15 @@ class LocalNeo4j:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise Neo4jUnavailableError("Maven (`mvn`) is needed to fetch Neo4j: install Maven and Java 17+")
-        command = [mvn, "-q", "-B", "-f", str(DB_DIR / "pom.xml"), "dependency:copy-dependencies",
-                   f"-DoutputDirectory={jars}"]
+        command = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(DB_DIR / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={jars}",
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise Neo4jUnavailableError(
@@ -127,11 +132,22 @@ class LocalNeo4j:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
-                [java, f"-Xms{self.config.heap}", f"-Xmx{self.config.heap}", "-XX:+UseG1GC",
-                 "-cp", f"{jars}/*", ENTRY_POINT,
-                 f"--home-dir={self.state}", f"--config-dir={self.state / 'conf'}"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=self.state,
+                [
+                    java,
+                    f"-Xms{self.config.heap}",
+                    f"-Xmx{self.config.heap}",
+                    "-XX:+UseG1GC",
+                    "-cp",
+                    f"{jars}/*",
+                    ENTRY_POINT,
+                    f"--home-dir={self.state}",
+                    f"--config-dir={self.state / 'conf'}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.state,
             )
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + self.config.start_timeout_s
@@ -220,7 +236,10 @@ class LocalNeo4j:
         env = {**os.environ, "NEO4J_HOME": str(self.state), "NEO4J_CONF": str(self.state / "conf")}
         result = subprocess.run(
             [java, "-cp", f"{jars}/*", ADMIN_TOOL, "dbms", "set-initial-password", password],
-            capture_output=True, text=True, env=env, cwd=self.state,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.state,
         )
         if result.returncode != 0:
             raise Neo4jUnavailableError(f"Could not set Neo4j's initial password:\n{result.stderr[-2000:]}")

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from kg.errors import SchemaError
+from kgrec.kg.errors import SchemaError
 
 if TYPE_CHECKING:
-    from kg.connection import GraphConnection
+    from kgrec.kg.connection import GraphConnection
 
 
 class Label(StrEnum):

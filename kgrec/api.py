@@ -20,8 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
-from kg.connection import GraphConnection
-from kg.errors import KgrecError, ModelError, Neo4jUnavailableError, NotConnectedError, UnknownEntityError
 from kgrec.api_models import (
     BasketItems,
     BasketRequest,
@@ -31,8 +29,8 @@ from kgrec.api_models import (
     ExplanationOut,
     Health,
     ProductScore,
-    RecommendedItem,
     Recommendations,
+    RecommendedItem,
     RecommenderLike,
     ScoreRequest,
     Scores,
@@ -45,9 +43,11 @@ from kgrec.api_models import (
     as_scores,
 )
 from kgrec.config import Settings
-from queries import results
-from queries.explain import explain, explain_basket
-from queries.runner import QueryError, QueryParameterError, run
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.errors import KgrecError, ModelError, Neo4jUnavailableError, NotConnectedError, UnknownEntityError
+from kgrec.queries import results
+from kgrec.queries.explain import explain, explain_basket
+from kgrec.queries.runner import QueryError, QueryParameterError, run
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -213,7 +213,7 @@ def _with_titles(conn: GraphConnection, bundles: list[BundleOut]) -> list[Bundle
     return bundles
 
 
-def _add_routes(app: FastAPI, state: AppState) -> None:  # noqa: C901 (one small function per route)
+def _add_routes(app: FastAPI, state: AppState) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from queries.explain import Explanation
+from kgrec.queries.explain import Explanation
 
 
 # -- what the API calls (the GNN and bundle packages implement these) --------------------------
@@ -216,5 +216,3 @@ def as_bundle(obj: Any) -> BundleOut:
         products=products,
         reasons=_strings(_field(data, "reasons", default=[])),
     )
-
-

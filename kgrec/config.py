@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kg.connection import Neo4jCredentials
-from kg.local_server import LocalNeo4j, ServerConfig
+from kgrec.kg.connection import Neo4jCredentials
+from kgrec.kg.local_server import LocalNeo4j, ServerConfig
 
 
 class Settings(BaseSettings):

@@ -11,21 +11,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gnn.bundles import BasketCompletion, ComposedBundle, compose_bundle, complete_basket
-from gnn.checkpoint import load_checkpoint, restore_for_split
-from gnn.contract import RecModel
-from gnn.data import DataConfig, PreparedData, prepare_data
-from gnn.evaluate import ComparisonTable, evaluate_models
-from gnn.models import baselines
-from gnn.recommender import Recommendation, Recommender
-from gnn.train import RunConfig, TrainConfig, TrainResult, train_prepared
-from ingest.pipeline import IngestReport, ingest_source
-from kg.connection import GraphConnection
-from kg.embeddings import EmbedSummary, TextEncoder, embed_products
-from kg.export import export_graph
-from kg.schema import ensure_schema
 from kgrec.config import Settings
-from queries.explain import Explanation, explain
+from kgrec.gnn.bundles import BasketCompletion, ComposedBundle, complete_basket, compose_bundle
+from kgrec.gnn.checkpoint import load_checkpoint, restore_for_split
+from kgrec.gnn.contract import RecModel
+from kgrec.gnn.data import DataConfig, PreparedData, prepare_data
+from kgrec.gnn.evaluate import ComparisonTable, evaluate_models
+from kgrec.gnn.models import baselines
+from kgrec.gnn.recommender import Recommendation, Recommender
+from kgrec.gnn.train import RunConfig, TrainConfig, TrainResult, train_prepared
+from kgrec.ingest.pipeline import IngestReport, ingest_source
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.embeddings import EmbedSummary, TextEncoder, embed_products
+from kgrec.kg.export import export_graph
+from kgrec.kg.schema import ensure_schema
+from kgrec.queries.explain import Explanation, explain
 
 DEMO_USERS = 3
 Step = Callable[[str], None]
@@ -70,8 +70,9 @@ def fit_baselines(prepared: PreparedData) -> dict[str, RecModel]:
     return models
 
 
-def compare_checkpoints(conn: GraphConnection, checkpoints: list[Path], split: str = "test",
-                        with_baselines: bool = True, seed: int = 42) -> tuple[ComparisonTable, PreparedData]:
+def compare_checkpoints(
+    conn: GraphConnection, checkpoints: list[Path], split: str = "test", with_baselines: bool = True, seed: int = 42
+) -> tuple[ComparisonTable, PreparedData]:
     """Full-ranking metrics of saved models and the baselines on the same split of the live graph."""
     loaded = [(path, load_checkpoint(path)) for path in checkpoints]
     data_config = DataConfig(**loaded[0][1].info["data_config"]) if loaded else DataConfig(seed=seed)
@@ -82,8 +83,9 @@ def compare_checkpoints(conn: GraphConnection, checkpoints: list[Path], split: s
     return evaluate_models(models, prepared.split, on=split), prepared
 
 
-def train_and_compare(prepared: PreparedData, run_dir: Path, settings: Settings,
-                      epochs: int) -> tuple[dict[str, TrainResult], ComparisonTable, Path]:
+def train_and_compare(
+    prepared: PreparedData, run_dir: Path, settings: Settings, epochs: int
+) -> tuple[dict[str, TrainResult], ComparisonTable, Path]:
     """Train the GNN and LightGCN on the same split, then compare them with the baselines on test."""
     train = TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device)
     results: dict[str, TrainResult] = {}
@@ -108,8 +110,9 @@ def demo_users(prepared: PreparedData, count: int = DEMO_USERS) -> list[str]:
     return [names[int(users[i])] for i in order]
 
 
-def run_demo(settings: Settings, source: str = "sample", epochs: int = 40, k: int = 5,
-             step: Step = lambda _: None) -> DemoReport:
+def run_demo(
+    settings: Settings, source: str = "sample", epochs: int = 40, k: int = 5, step: Step = lambda _: None
+) -> DemoReport:
     """Start Neo4j if local, ingest ``source``, embed, train, evaluate, recommend and explain."""
     if settings.uses_local_server():
         step("starting Neo4j")
@@ -117,8 +120,13 @@ def run_demo(settings: Settings, source: str = "sample", epochs: int = 40, k: in
     with GraphConnection(settings.credentials()) as conn:
         ensure_schema(conn)
         step(f"ingesting {source}")
-        ingest = ingest_source(conn, source, quarantine_dir=settings.state_dir / "quarantine",
-                               batch_size=settings.batch_size, progress=True)
+        ingest = ingest_source(
+            conn,
+            source,
+            quarantine_dir=settings.state_dir / "quarantine",
+            batch_size=settings.batch_size,
+            progress=True,
+        )
         step("embedding product texts")
         embedded = embed_products(conn, TextEncoder(settings.embedding_model, settings.device))
         step("exporting the graph and splitting it by time")
@@ -129,8 +137,9 @@ def run_demo(settings: Settings, source: str = "sample", epochs: int = 40, k: in
         step("recommending and explaining")
         recommender = Recommender.load(checkpoint, settings.device).refresh(conn)
         users = [
-            UserRecommendations(user, [(rec, explain(conn, user, rec.product_id))
-                                       for rec in recommender.recommend(user, k)])
+            UserRecommendations(
+                user, [(rec, explain(conn, user, rec.product_id)) for rec in recommender.recommend(user, k)]
+            )
             for user in demo_users(prepared)
         ]
         first = users[0] if users else None

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kg.connection import GraphConnection
-from kg.errors import UnknownEntityError
-from kg.schema import Label
-from queries.results import PopularityInfo, product_popularity, user_summary
-from queries.runner import QueryParameterError, run, run_one
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.errors import UnknownEntityError
+from kgrec.kg.schema import Label
+from kgrec.queries.results import PopularityInfo, product_popularity, user_summary
+from kgrec.queries.runner import QueryParameterError, run, run_one
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kg.connection import GraphConnection
-from kg.errors import UnknownEntityError
-from kg.schema import Label, Rel
-from queries.runner import QueryParameterError, run, run_one
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.errors import UnknownEntityError
+from kgrec.kg.schema import Label, Rel
+from kgrec.queries.runner import QueryParameterError, run, run_one
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def neighbourhood(conn: GraphConnection, label: str, node_id: str, limit: int = 
         label = Label(label).value
     except ValueError:
         raise QueryParameterError(
-            f"label {label!r} is not a node label; use one of {', '.join(l.value for l in Label)}"
+            f"label {label!r} is not a node label; use one of {', '.join(known.value for known in Label)}"
         ) from None
     if limit < 1 or limit > 500:
         raise QueryParameterError(f"limit must be between 1 and 500, got {limit}")

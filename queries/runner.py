@@ -24,9 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kg.connection import GraphConnection
-from kg.errors import KgrecError, SchemaError
-from kg.schema import PRODUCT_FULLTEXT_INDEX, PRODUCT_VECTOR_INDEX, Label, Rel
+from kgrec.kg.connection import GraphConnection
+from kgrec.kg.errors import KgrecError, SchemaError
+from kgrec.kg.schema import PRODUCT_FULLTEXT_INDEX, PRODUCT_VECTOR_INDEX, Label, Rel
 
 
 class QueryError(KgrecError):
@@ -174,7 +174,7 @@ def parse_query(text: str, filename: str) -> NamedQuery:
 def load_queries() -> dict[str, NamedQuery]:
     """Every ``.cypher`` file of the ``queries`` package, parsed once (works from an installed wheel)."""
     try:
-        entries: Iterable[Any] = list(resources.files("queries").iterdir())
+        entries: Iterable[Any] = list(resources.files("kgrec.queries").iterdir())
     except (NotADirectoryError, TypeError):  # a namespace mapping of an editable install: read beside us
         entries = list(Path(__file__).resolve().parent.iterdir())
     found = {}
@@ -230,9 +230,7 @@ def bind(query: NamedQuery, params: Mapping[str, Any]) -> dict[str, Any]:
         raise QueryParameterError(
             f"query {query.name!r}: {'; '.join(problems)}; it takes ({query.signature() or 'no parameters'})"
         )
-    bound = {
-        p.name: _check_type(query, p, params[p.name]) if p.name in params else p.default for p in query.parameters
-    }
+    bound = {p.name: _check_type(query, p, params[p.name]) if p.name in params else p.default for p in query.parameters}
     bound.update({name: CONSTANTS[name] for name in query.constants})
     return bound
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kg.connection import GraphConnection, Neo4jCredentials
-from kg.local_server import LocalNeo4j, ServerConfig
+from kgrec.kg.connection import GraphConnection, Neo4jCredentials
+from kgrec.kg.local_server import LocalNeo4j, ServerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -55,11 +55,33 @@ def session_graph(test_credentials: Neo4jCredentials) -> Iterator[GraphConnectio
 @pytest.fixture()
 def graph(session_graph: GraphConnection) -> GraphConnection:
     """An empty graph with the schema in place."""
-    from kg.schema import ensure_schema
+    from kgrec.kg.schema import ensure_schema
 
     session_graph.clear()
     ensure_schema(session_graph)
     return session_graph
+
+
+@pytest.fixture(scope="module")
+def shop(session_graph: GraphConnection) -> GraphConnection:
+    """The hand-built six-product shop, written once per module (its tests only read it)."""
+    from kgrec.kg.schema import ensure_schema
+    from tests.shop_graphs import build_shop
+
+    session_graph.clear()
+    ensure_schema(session_graph)
+    build_shop(session_graph)
+    return session_graph
+
+
+SERVER_FIXTURES = {"test_server", "test_credentials", "session_graph", "graph", "shop"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the real server carry the ``neo4j`` marker (``-m "not neo4j"`` runs the rest)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.neo4j)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-r"""Non-trainable baselines in the :class:`~gnn.contract.RecModel` contract (``fit`` only).
+r"""Non-trainable baselines in the :class:`~kgrec.gnn.contract.RecModel` contract (``fit`` only).
 
 With :math:`X \in \{0,1\}^{U \times I}` the binarised training interactions:
 
@@ -21,15 +21,14 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from gnn.contract import Interactions, RecModel
-from kg.errors import ModelError
+from kgrec.gnn.contract import Interactions, RecModel
+from kgrec.kg.errors import ModelError
 
 
 def interaction_matrix(train: Interactions) -> sp.csr_matrix:
     """Binarised ``[U, I]`` CSR matrix of the training interactions (float32)."""
     u, i = train.edge_index.long().cpu().numpy()
-    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)),
-                      shape=(train.num_users, train.num_items))
+    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=(train.num_users, train.num_items))
     x.data[:] = 1.0  # duplicates were summed; binarise
     return x
 
@@ -59,8 +58,7 @@ class Popularity(_Fitted):
 
     def fit(self, train: Interactions) -> None:
         self._x = interaction_matrix(train)
-        self.counts = torch.bincount(train.edge_index[1].long().cpu(),
-                                     minlength=train.num_items).float()
+        self.counts = torch.bincount(train.edge_index[1].long().cpu(), minlength=train.num_items).float()
 
     def score_all(self, users: Tensor) -> Tensor:
         self._require()
@@ -95,9 +93,9 @@ class ItemKNN(_Fitted):
             rows.append(top.indices[keep].numpy())
             cols.append((torch.arange(start, stop).expand(k, -1))[keep].numpy())
             vals.append(top.values[keep].numpy())
-        self.sim = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
-                                                          np.concatenate(cols))),
-                                 shape=(n_items, n_items))
+        self.sim = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items)
+        )
 
     def score_all(self, users: Tensor) -> Tensor:
         x = self._require()
@@ -120,8 +118,10 @@ class TextSimilarity(_Fitted):
 
     def fit(self, train: Interactions) -> None:
         if train.num_items != self.items.size(0):
-            raise ModelError(f"{self.items.size(0)} item embeddings for {train.num_items} items; "
-                             "export embeddings and interactions from the same graph")
+            raise ModelError(
+                f"{self.items.size(0)} item embeddings for {train.num_items} items; "
+                "export embeddings and interactions from the same graph"
+            )
         self._x = interaction_matrix(train)
         counts = np.asarray(self._x.sum(axis=1)).ravel()
         inv = sp.diags(1.0 / np.maximum(counts, 1.0)).astype(np.float32)
@@ -144,8 +144,10 @@ class EASE(_Fitted):
 
     def fit(self, train: Interactions) -> None:
         if train.num_items > self.max_items:
-            raise ModelError(f"EASE needs a dense {train.num_items}^2 inverse; raise max_items "
-                             f"(now {self.max_items}) only with enough memory and time")
+            raise ModelError(
+                f"EASE needs a dense {train.num_items}^2 inverse; raise max_items "
+                f"(now {self.max_items}) only with enough memory and time"
+            )
         self._x = interaction_matrix(train)
         gram = torch.from_numpy((self._x.T @ self._x).toarray()).double()
         gram.diagonal().add_(self.l2)

@@ -101,8 +101,9 @@ class CoPurchaseGNN(torch.nn.Module):
 
     eps = 1e-4
 
-    def __init__(self, counts: CoPurchaseCounts, text: Tensor | None = None,
-                 config: CoPurchaseConfig | None = None) -> None:
+    def __init__(
+        self, counts: CoPurchaseCounts, text: Tensor | None = None, config: CoPurchaseConfig | None = None
+    ) -> None:
         super().__init__()
         self.config = config or CoPurchaseConfig()
         generator = torch.Generator().manual_seed(self.config.seed)
@@ -113,8 +114,9 @@ class CoPurchaseGNN(torch.nn.Module):
         self._conf_loo = counts.confidence(leave_one_out=True).tocsr()
         self.emb = torch.nn.Parameter(torch.randn(n, d, generator=generator) * 0.1)
         self.bias = torch.nn.Parameter(torch.zeros(n))
-        self.evidence_weight = torch.nn.Parameter(torch.tensor(1.0 if self.config.evidence else 0.0),
-                                                  requires_grad=self.config.evidence)
+        self.evidence_weight = torch.nn.Parameter(
+            torch.tensor(1.0 if self.config.evidence else 0.0), requires_grad=self.config.evidence
+        )
         self.register_buffer("text", text.float() if text is not None else torch.zeros(n, 0))
         self.proj = torch.nn.Linear(self.text.size(1), d, bias=False) if self.text.size(1) else None
 
@@ -140,11 +142,11 @@ class CoPurchaseGNN(torch.nn.Module):
             conf[np.arange(len(targets)), targets] -= loo
         return torch.log(self.eps + torch.from_numpy(conf.clip(min=0)).float())
 
-    def _logits(self, h: Tensor, contexts: Sequence[Sequence[int]],
-                targets: Sequence[int] | None = None) -> Tensor:
+    def _logits(self, h: Tensor, contexts: Sequence[Sequence[int]], targets: Sequence[int] | None = None) -> Tensor:
         pool = _pool(contexts, self.num_products).tocoo()
-        pool_t = torch.sparse_coo_tensor(torch.from_numpy(np.stack([pool.row, pool.col]).astype(np.int64)),
-                                         torch.from_numpy(pool.data), pool.shape)
+        pool_t = torch.sparse_coo_tensor(
+            torch.from_numpy(np.stack([pool.row, pool.col]).astype(np.int64)), torch.from_numpy(pool.data), pool.shape
+        )
         logits = torch.sparse.mm(pool_t, h) @ h.T + self.bias
         if self.config.evidence:
             logits = logits + self.evidence_weight * self._evidence(contexts, targets)
@@ -167,8 +169,7 @@ class CoPurchaseGNN(torch.nn.Module):
                 out = out + self.evidence_weight * torch.log(self.eps + conf)
             return out
 
-    def fit_baskets(self, baskets: Sequence[Sequence[int]], epochs: int,
-                    on_epoch=None) -> list[float]:
+    def fit_baskets(self, baskets: Sequence[Sequence[int]], epochs: int, on_epoch=None) -> list[float]:
         """Leave-one-out softmax training; ``on_epoch(epoch, loss)`` may return False to stop."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
@@ -179,12 +180,12 @@ class CoPurchaseGNN(torch.nn.Module):
             self.train()
             total = 0.0
             for start in range(0, len(usable), cfg.batch_size):
-                chunk = usable[start:start + cfg.batch_size]
+                chunk = usable[start : start + cfg.batch_size]
                 targets, contexts = [], []
                 for b in chunk:
                     b = rng.permutation(b)
                     targets.append(int(b[0]))
-                    contexts.append(b[1:1 + cfg.max_context].tolist())
+                    contexts.append(b[1 : 1 + cfg.max_context].tolist())
                 logits = self._logits(self.product_embeddings(), contexts, targets)
                 loss = F.cross_entropy(logits, torch.tensor(targets))
                 opt.zero_grad()

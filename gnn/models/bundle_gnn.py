@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnn.contract import Interactions, RecModel, TrainBatch
-from kg.errors import ModelError
+from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.kg.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -99,16 +99,24 @@ class CrossViewBundleModel(RecModel):
 
     name = "gnn"
 
-    def __init__(self, num_users: int, num_bundles: int, num_items: int, user_items: Tensor,
-                 bundle_items: Tensor, config: BundleModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        num_users: int,
+        num_bundles: int,
+        num_items: int,
+        user_items: Tensor,
+        bundle_items: Tensor,
+        config: BundleModelConfig | None = None,
+    ) -> None:
         super().__init__()
         self.config = config or BundleModelConfig()
         self.num_users, self.num_bundles, self.num_items = num_users, num_bundles, num_items
-        for name, edges, n_rows in (("user_items", user_items, num_users),
-                                    ("bundle_items", bundle_items, num_bundles)):
+        for name, edges, n_rows in (("user_items", user_items, num_users), ("bundle_items", bundle_items, num_bundles)):
             if edges.numel() and (int(edges[0].max()) >= n_rows or int(edges[1].max()) >= num_items):
-                raise ModelError(f"{name} holds ids outside [0, {n_rows}) x [0, {num_items}): "
-                                 "build the id maps over the whole catalogue")
+                raise ModelError(
+                    f"{name} holds ids outside [0, {n_rows}) x [0, {num_items}): "
+                    "build the id maps over the whole catalogue"
+                )
         generator = torch.Generator().manual_seed(self.config.seed)
         d = self.config.dim
         self.user_emb = torch.nn.Parameter(torch.empty(num_users, d))
@@ -128,8 +136,10 @@ class CrossViewBundleModel(RecModel):
     def fit(self, train: Interactions) -> None:
         """Take the user–bundle training graph and build the propagation matrices."""
         if train.num_users != self.num_users or train.num_items != self.num_bundles:
-            raise ModelError(f"training interactions are {train.num_users}x{train.num_items}, the "
-                             f"model is {self.num_users} users x {self.num_bundles} bundles")
+            raise ModelError(
+                f"training interactions are {train.num_users}x{train.num_items}, the "
+                f"model is {self.num_users} users x {self.num_bundles} bundles"
+            )
         self._ub = train.edge_index.cpu().numpy()
         self._eval_graphs = self._build(drop=0.0)
         self.resample_graphs()
@@ -157,7 +167,7 @@ class CrossViewBundleModel(RecModel):
         for layer in range(self.config.layers):
             features = torch.sparse.mm(graph, features) / (layer + 2)
             total = total + F.normalize(features, dim=1)
-        return total[: a.size(0)], total[a.size(0):]
+        return total[: a.size(0)], total[a.size(0) :]
 
     def views(self, training: bool | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """``(u_item_view, item_item_view, b_item_view, u_bundle_view, b_bundle_view)``."""
@@ -191,8 +201,10 @@ class CrossViewBundleModel(RecModel):
         bpr = F.softplus(neg_s - pos_s).mean()
         # distinct ids only: a repeated id would be its own false negative (and costs O(n^2))
         users_u, bundles_u = torch.unique(users), torch.unique(torch.cat([pos, neg]))
-        cl = 0.5 * (info_nce(u_i[users_u], u_b[users_u], self.config.temperature)
-                    + info_nce(b_i[bundles_u], b_b[bundles_u], self.config.temperature))
+        cl = 0.5 * (
+            info_nce(u_i[users_u], u_b[users_u], self.config.temperature)
+            + info_nce(b_i[bundles_u], b_b[bundles_u], self.config.temperature)
+        )
         return bpr + self.config.cl_weight * cl
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
@@ -210,14 +222,12 @@ class CrossViewBundleModel(RecModel):
         for items in bundles:
             ids = torch.as_tensor(list(items), dtype=torch.long, device=i_i.device)
             if ids.numel() == 0 or int(ids.min()) < 0 or int(ids.max()) >= self.num_items:
-                raise ModelError(f"a new bundle needs known item ids in [0, {self.num_items}), "
-                                 f"got {list(items)}")
+                raise ModelError(f"a new bundle needs known item ids in [0, {self.num_items}), got {list(items)}")
             reps.append(i_i[ids].mean(0))
         b_new = torch.stack(reps)
         return (u_i[users] + u_b[users]) @ b_new.T
 
-    def train_epoch(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator,
-                    batch_size: int = 2048) -> float:
+    def train_epoch(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator, batch_size: int = 2048) -> float:
         """One epoch of BPR + contrastive steps over the training pairs (fresh edge dropout,
         one uniformly drawn negative bundle per pair, never a training positive); mean loss."""
         self.train()
@@ -226,14 +236,13 @@ class CrossViewBundleModel(RecModel):
         seen = set((ub[0] * nb + ub[1]).tolist())
         order, total = rng.permutation(ub.shape[1]), 0.0
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             users, pos = ub[0, idx], ub[1, idx]
             neg = rng.integers(0, nb, len(idx))
             for k in range(len(idx)):
                 while users[k] * nb + neg[k] in seen and len(seen) < self.num_users * nb:
                     neg[k] = rng.integers(0, nb)
-            loss = self.loss(TrainBatch(torch.from_numpy(users), torch.from_numpy(pos),
-                                        torch.from_numpy(neg)))
+            loss = self.loss(TrainBatch(torch.from_numpy(users), torch.from_numpy(pos), torch.from_numpy(neg)))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -42,8 +42,8 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.utils import to_torch_csr_tensor
 
-from gnn.contract import Interactions, RecModel, TrainBatch
-from kg.errors import ModelError
+from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.kg.errors import ModelError
 
 EdgeType = tuple[str, str, str]
 CO_PURCHASED: EdgeType = ("product", "co_purchased", "product")
@@ -72,8 +72,10 @@ def pair_loss(pos: Tensor, neg: Tensor, kind: str = "bpr") -> Tensor:
     if kind == "bpr":
         return -F.logsigmoid(pos - neg).mean()
     if kind == "bce":
-        return 0.5 * (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
-                      + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))
+        return 0.5 * (
+            F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
+            + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg))
+        )
     raise ModelError(f"unknown loss {kind!r}: use 'bpr' or 'bce'")
 
 
@@ -101,8 +103,9 @@ class HeteroSAGE(RecModel):
             nn.init.normal_(emb.weight, std=0.1)
         self.text_proj = nn.Linear(self.text_dim, hidden) if self.text_dim else None
         self.convs = nn.ModuleList(
-            HeteroConv({et: SAGEConv((hidden, hidden), hidden, aggr=self.config.aggr) for et in self.edge_types},
-                       aggr="sum")
+            HeteroConv(
+                {et: SAGEConv((hidden, hidden), hidden, aggr=self.config.aggr) for et in self.edge_types}, aggr="sum"
+            )
             for _ in range(self.config.num_layers)
         )
         self.norms = nn.ModuleList(
@@ -119,8 +122,10 @@ class HeteroSAGE(RecModel):
         """Use ``data`` (same node/edge types as at construction) for message passing."""
         missing = [et for et in self.edge_types if et not in data.edge_types]
         if missing or set(self.node_types) - set(data.node_types):
-            raise ModelError(f"the graph lacks relations the model was built with: {missing}; build it "
-                             "with gnn.data.build_hetero_data(..., metadata=model metadata)")
+            raise ModelError(
+                f"the graph lacks relations the model was built with: {missing}; build it "
+                "with gnn.data.build_hetero_data(..., metadata=model metadata)"
+            )
         self._data = data
         self._cache = None
         self._adj = None
@@ -133,8 +138,9 @@ class HeteroSAGE(RecModel):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
                 self._adj = {
-                    et: to_torch_csr_tensor(data[et].edge_index.flip(0),
-                                            size=(data[et[2]].num_nodes, data[et[0]].num_nodes))
+                    et: to_torch_csr_tensor(
+                        data[et].edge_index.flip(0), size=(data[et[2]].num_nodes, data[et[0]].num_nodes)
+                    )
                     for et in self.edge_types
                 }
         return self._adj
@@ -189,7 +195,7 @@ class HeteroSAGE(RecModel):
                     x = x + F.dropout(msg, self.config.dropout, self.training)
                 new[t] = x if last else self.norms[layer][t](x)  # no norm on the output: norms carry popularity
             h = new
-        scale = self.config.hidden ** -0.25  # dot products of order 1 at initialisation
+        scale = self.config.hidden**-0.25  # dot products of order 1 at initialisation
         return {t: x * scale for t, x in h.items()}
 
     def embeddings(self) -> dict[str, Tensor]:
@@ -251,5 +257,9 @@ class HeteroSAGE(RecModel):
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> HeteroSAGE:
         node_types, edge_types = spec["metadata"]
-        return cls((list(node_types), [tuple(et) for et in edge_types]), spec["num_nodes"],
-                   spec["text_dim"], HeteroSAGEConfig(**spec["config"]))
+        return cls(
+            (list(node_types), [tuple(et) for et in edge_types]),
+            spec["num_nodes"],
+            spec["text_dim"],
+            HeteroSAGEConfig(**spec["config"]),
+        )

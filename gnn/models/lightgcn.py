@@ -1,4 +1,4 @@
-r"""LightGCN (He et al., SIGIR 2020) in the :class:`~gnn.contract.RecModel` contract.
+r"""LightGCN (He et al., SIGIR 2020) in the :class:`~kgrec.gnn.contract.RecModel` contract.
 
 Wraps PyG's :class:`torch_geometric.nn.models.LightGCN` over the bipartite graph of users
 (ids ``0..U-1``) and items (ids ``U..U+I-1``). With the symmetric normalised adjacency
@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.models import LightGCN
 
-from gnn.contract import Interactions, RecModel, TrainBatch
-from kg.errors import ModelError
+from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.kg.errors import ModelError
 
 
 def normalized_adjacency(train: Interactions) -> Tensor:
@@ -55,8 +55,9 @@ class LightGCNRec(RecModel):
 
     name = "lightgcn"
 
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
-                 num_layers: int = 3, lambda_reg: float = 1e-4) -> None:
+    def __init__(
+        self, num_users: int, num_items: int, embedding_dim: int = 64, num_layers: int = 3, lambda_reg: float = 1e-4
+    ) -> None:
         super().__init__()
         self.num_users, self.num_items = num_users, num_items
         self.lambda_reg = lambda_reg
@@ -67,9 +68,11 @@ class LightGCNRec(RecModel):
 
     def fit(self, train: Interactions) -> None:
         if (train.num_users, train.num_items) != (self.num_users, self.num_items):
-            raise ModelError(f"LightGCN was built for {self.num_users} users x {self.num_items} "
-                             f"items but the interactions have {train.num_users} x "
-                             f"{train.num_items}; build the model from the same split")
+            raise ModelError(
+                f"LightGCN was built for {self.num_users} users x {self.num_items} "
+                f"items but the interactions have {train.num_users} x "
+                f"{train.num_items}; build the model from the same split"
+            )
         self._adj = normalized_adjacency(train)
         self._cache = None
 
@@ -104,8 +107,7 @@ class LightGCNRec(RecModel):
         pos_rank = (e_u * emb[pos_i]).sum(-1)
         neg_rank = (e_u * emb[neg_i]).sum(-1)
         node_id = torch.cat([users, pos_i, neg_i])
-        return self.gcn.recommendation_loss(pos_rank, neg_rank, node_id=node_id,
-                                            lambda_reg=self.lambda_reg)
+        return self.gcn.recommendation_loss(pos_rank, neg_rank, node_id=node_id, lambda_reg=self.lambda_reg)
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         emb = self.embeddings()
@@ -113,4 +115,4 @@ class LightGCNRec(RecModel):
 
     def score_all(self, users: Tensor) -> Tensor:
         emb = self.embeddings()
-        return emb[users] @ emb[self.num_users:].t()
+        return emb[users] @ emb[self.num_users :].t()

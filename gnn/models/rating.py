@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
 
-from kg.errors import ModelError
+from kgrec.kg.errors import ModelError
 
 LEVELS = (1, 2, 3, 4, 5)
 
@@ -81,8 +81,15 @@ class RatingHistory:
 class RatingGNN(nn.Module):
     """Rating-typed hetero GraphSAGE encoder + biased MLP edge regressor."""
 
-    def __init__(self, num_users: int, num_items: int, user_x: Tensor, item_x: Tensor,
-                 global_mean: float, config: RatingConfig | None = None) -> None:
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        user_x: Tensor,
+        item_x: Tensor,
+        global_mean: float,
+        config: RatingConfig | None = None,
+    ) -> None:
         super().__init__()
         c = self.config = config or RatingConfig()
         self.register_buffer("user_x", user_x.float())
@@ -102,13 +109,16 @@ class RatingGNN(nn.Module):
         nn.init.zeros_(self.user_bias.weight)
         nn.init.zeros_(self.item_bias.weight)
         self.register_buffer("mu", torch.tensor(float(global_mean)))
-        self.decoder = nn.Sequential(nn.Linear(3 * c.hidden, c.hidden), nn.ReLU(),
-                                     nn.Dropout(c.dropout), nn.Linear(c.hidden, 1))
+        self.decoder = nn.Sequential(
+            nn.Linear(3 * c.hidden, c.hidden), nn.ReLU(), nn.Dropout(c.dropout), nn.Linear(c.hidden, 1)
+        )
         self.drop = nn.Dropout(c.dropout)
 
     def encode(self, graph: dict[tuple[str, str, str], Tensor]) -> tuple[Tensor, Tensor]:
-        h = {"user": self.user_emb.weight + self.user_lin(self.user_x),
-             "item": self.item_emb.weight + self.item_lin(self.item_x)}
+        h = {
+            "user": self.user_emb.weight + self.user_lin(self.user_x),
+            "item": self.item_emb.weight + self.item_lin(self.item_x),
+        }
         h = {k: self.drop(v) for k, v in h.items()}
         for conv in self.convs:
             out = conv(h, graph)
@@ -149,8 +159,7 @@ def rmse(pred: Tensor, target: Tensor) -> float:
     return float(torch.sqrt(torch.mean((pred.float() - target.float()) ** 2)))
 
 
-def train_rating_model(model: RatingGNN, train: Ratings, valid: Ratings,
-                       log_every: int = 20) -> RatingHistory:
+def train_rating_model(model: RatingGNN, train: Ratings, valid: Ratings, log_every: int = 20) -> RatingHistory:
     """Full-batch MSE with message/supervision partition per step; keeps the best-valid state."""
     c = model.config
     if len(train) == 0 or len(valid) == 0:
@@ -189,8 +198,9 @@ def train_rating_model(model: RatingGNN, train: Ratings, valid: Ratings,
     return hist
 
 
-def fit_biases(train: Ratings, num_users: int, num_items: int, reg: float = 10.0,
-               iters: int = 15) -> tuple[float, Tensor, Tensor]:
+def fit_biases(
+    train: Ratings, num_users: int, num_items: int, reg: float = 10.0, iters: int = 15
+) -> tuple[float, Tensor, Tensor]:
     r"""Baseline :math:`\hat r_{ui} = \mu + b_u + b_i` by regularised alternating least squares."""
     mu = float(train.values.mean())
     bu, bi = torch.zeros(num_users), torch.zeros(num_items)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ingest.canonical import CanonicalTables, as_text
+from kgrec.ingest.canonical import CanonicalTables, as_text
 
 
 def read_adjacency(path: Path) -> pd.DataFrame:
@@ -36,12 +36,20 @@ def read_amazon_book(folder: Path) -> CanonicalTables:
     """Read the amazon-book-kgat folder into canonical tables."""
     folder = Path(folder)
     item_list = pd.read_csv(folder / "item_list.txt", sep=" ", dtype=str)
-    products = pd.DataFrame({"product_id": item_list["remap_id"], "title": "", "asin": item_list["org_id"],
-                             "freebase_id": item_list["freebase_id"]})
+    products = pd.DataFrame(
+        {
+            "product_id": item_list["remap_id"],
+            "title": "",
+            "asin": item_list["org_id"],
+            "freebase_id": item_list["freebase_id"],
+        }
+    )
     user_list = pd.read_csv(folder / "user_list.txt", sep=" ", dtype=str)
     users = pd.DataFrame({"user_id": user_list["remap_id"], "original_id": user_list["org_id"]})
-    interactions = pd.concat([read_adjacency(folder / f"{split}.txt").assign(split=split)
-                              for split in ("train", "test")], ignore_index=True)
+    interactions = pd.concat(
+        [read_adjacency(folder / f"{split}.txt").assign(split=split) for split in ("train", "test")], ignore_index=True
+    )
     interactions = interactions.assign(type="purchase", timestamp="")[
-        ["user_id", "product_id", "type", "timestamp", "split"]]
+        ["user_id", "product_id", "type", "timestamp", "split"]
+    ]
     return CanonicalTables(products=as_text(products), users=as_text(users), interactions=as_text(interactions))

@@ -16,26 +16,72 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ingest.canonical import CanonicalTables, as_text
+from kgrec.ingest.canonical import CanonicalTables, as_text
 
 FILENAME = "online_retail.csv.gz"
-NON_PRODUCT_CODES = frozenset({"POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B", "S",
-                               "C2"})
+NON_PRODUCT_CODES = frozenset({"POST", "D", "M", "DOT", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B", "S", "C2"})
 NON_PRODUCT_PATTERN = r"^(?:GIFT_\d+_\d+)$"
-COLOURS = ("red", "blue", "green", "pink", "white", "black", "ivory", "cream", "yellow", "purple", "orange",
-           "gold", "silver", "brown", "grey", "turquoise", "lilac", "blossom", "rose")
+COLOURS = (
+    "red",
+    "blue",
+    "green",
+    "pink",
+    "white",
+    "black",
+    "ivory",
+    "cream",
+    "yellow",
+    "purple",
+    "orange",
+    "gold",
+    "silver",
+    "brown",
+    "grey",
+    "turquoise",
+    "lilac",
+    "blossom",
+    "rose",
+)
 #: Trailing words that describe a style or size rather than the kind of product.
-NOT_A_TYPE = frozenset({"design", "designs", "assorted", "colours", "colour", "set", "sets", "pack", "large",
-                        "small", "mini", "jumbo", "vintage", "retrospot", "of", "and", "the", "with", "in",
-                        "box", "asst", "new", "giant", "medium", "tiny", *COLOURS})
+NOT_A_TYPE = frozenset(
+    {
+        "design",
+        "designs",
+        "assorted",
+        "colours",
+        "colour",
+        "set",
+        "sets",
+        "pack",
+        "large",
+        "small",
+        "mini",
+        "jumbo",
+        "vintage",
+        "retrospot",
+        "of",
+        "and",
+        "the",
+        "with",
+        "in",
+        "box",
+        "asst",
+        "new",
+        "giant",
+        "medium",
+        "tiny",
+        *COLOURS,
+    }
+)
 PRICE_BANDS = ((1.0, "under-1"), (3.0, "1-3"), (10.0, "3-10"), (float("inf"), "10-plus"))
 CATEGORY_ROOT = "Online Retail"
 
 
 def read_raw(folder: Path) -> pd.DataFrame:
     """The raw invoice lines as published (ids as text)."""
-    return pd.read_csv(Path(folder) / FILENAME, dtype={"InvoiceNo": str, "StockCode": str, "Description": str,
-                                                        "Country": str})
+    return pd.read_csv(
+        Path(folder) / FILENAME, dtype={"InvoiceNo": str, "StockCode": str, "Description": str, "Country": str}
+    )
 
 
 def clean_lines(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -47,8 +93,10 @@ def clean_lines(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         ("no_customer_id", lines["CustomerID"].isna()),
         ("cancellation", invoice.str.startswith("C")),
         ("not_a_sale_invoice", ~invoice.str.match(r"^\d+$")),
-        ("non_product_code", lines["StockCode"].isin(NON_PRODUCT_CODES)
-         | lines["StockCode"].str.match(NON_PRODUCT_PATTERN)),
+        (
+            "non_product_code",
+            lines["StockCode"].isin(NON_PRODUCT_CODES) | lines["StockCode"].str.match(NON_PRODUCT_PATTERN),
+        ),
         ("nonpositive_quantity", lines["Quantity"] <= 0),
         ("negative_price", lines["UnitPrice"] < 0),
     ]
@@ -60,20 +108,27 @@ def clean_lines(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         keep &= ~hit
     lines = lines[keep]
     merged = lines.groupby(["InvoiceNo", "StockCode"], sort=False, as_index=False).agg(
-        Description=("Description", "first"), Quantity=("Quantity", "sum"), InvoiceDate=("InvoiceDate", "first"),
-        UnitPrice=("UnitPrice", "first"), CustomerID=("CustomerID", "first"), Country=("Country", "first"))
+        Description=("Description", "first"),
+        Quantity=("Quantity", "sum"),
+        InvoiceDate=("InvoiceDate", "first"),
+        UnitPrice=("UnitPrice", "first"),
+        CustomerID=("CustomerID", "first"),
+        Country=("Country", "first"),
+    )
     dropped["merged_duplicate_line"] = len(lines) - len(merged)
     return merged, dropped
 
 
 def product_type(descriptions: pd.Series) -> pd.Series:
     """The last word of each description that names a kind of product (``'holder'``, ``'lantern'``)."""
+
     def pick(text: str) -> str:
         words = re.findall(r"[a-z]{3,}", text.lower())
         for word in reversed(words):
             if word not in NOT_A_TYPE:
                 return word
         return ""
+
     return descriptions.fillna("").map(pick)
 
 
@@ -100,33 +155,56 @@ def _mode(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
 
 def to_canonical(lines: pd.DataFrame, dropped: dict[str, int]) -> CanonicalTables:
     """Canonical tables from cleaned lines (as from ``clean_lines``)."""
-    lines = lines.assign(user_id=lines["CustomerID"].astype("int64").astype(str),
-                         Description=lines["Description"].str.strip())
+    lines = lines.assign(
+        user_id=lines["CustomerID"].astype("int64").astype(str), Description=lines["Description"].str.strip()
+    )
     title = _mode(lines, "StockCode", "Description")
     price = _mode(lines, "StockCode", "UnitPrice")
     codes = pd.Index(sorted(lines["StockCode"].unique()), name="StockCode")
     title, price = title.reindex(codes).fillna(""), price.reindex(codes)
     kind = product_type(title)
-    products = pd.DataFrame({
-        "product_id": codes, "title": title.to_numpy(), "description": "",
-        "category": np.where(kind != "", CATEGORY_ROOT + " > " + kind.str.title(), CATEGORY_ROOT),
-        "category_derived": "true", "brand": "", "price": price.to_numpy(),
-        "dattr:type": kind.to_numpy(), "dattr:colour": colours(title).to_numpy(),
-        "dattr:price_band": price_band(price).to_numpy(),
-    })
+    products = pd.DataFrame(
+        {
+            "product_id": codes,
+            "title": title.to_numpy(),
+            "description": "",
+            "category": np.where(kind != "", CATEGORY_ROOT + " > " + kind.str.title(), CATEGORY_ROOT),
+            "category_derived": "true",
+            "brand": "",
+            "price": price.to_numpy(),
+            "dattr:type": kind.to_numpy(),
+            "dattr:colour": colours(title).to_numpy(),
+            "dattr:price_band": price_band(price).to_numpy(),
+        }
+    )
     country = _mode(lines, "user_id", "Country")
     users = pd.DataFrame({"user_id": sorted(lines["user_id"].unique())})
     users["attr:country"] = users["user_id"].map(country).fillna("")
     orders = lines.drop_duplicates("InvoiceNo")[["InvoiceNo", "user_id", "InvoiceDate"]]
     orders = orders.sort_values(["InvoiceDate", "InvoiceNo"], kind="stable")
-    orders = pd.DataFrame({"order_id": orders["InvoiceNo"], "user_id": orders["user_id"],
-                           "timestamp": pd.to_datetime(orders["InvoiceDate"]).dt.strftime("%Y-%m-%dT%H:%M:%S")})
+    orders = pd.DataFrame(
+        {
+            "order_id": orders["InvoiceNo"],
+            "user_id": orders["user_id"],
+            "timestamp": pd.to_datetime(orders["InvoiceDate"]).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+    )
     items = lines.sort_values(["InvoiceDate", "InvoiceNo", "StockCode"], kind="stable")
-    order_items = pd.DataFrame({"order_id": items["InvoiceNo"], "product_id": items["StockCode"],
-                                "quantity": items["Quantity"].astype("int64"), "price": items["UnitPrice"]})
-    return CanonicalTables(products=as_text(products), users=as_text(users),
-                           orders=as_text(orders.reset_index(drop=True)),
-                           order_items=as_text(order_items.reset_index(drop=True)), dropped=dropped)
+    order_items = pd.DataFrame(
+        {
+            "order_id": items["InvoiceNo"],
+            "product_id": items["StockCode"],
+            "quantity": items["Quantity"].astype("int64"),
+            "price": items["UnitPrice"],
+        }
+    )
+    return CanonicalTables(
+        products=as_text(products),
+        users=as_text(users),
+        orders=as_text(orders.reset_index(drop=True)),
+        order_items=as_text(order_items.reset_index(drop=True)),
+        dropped=dropped,
+    )
 
 
 def read_online_retail(folder: Path) -> CanonicalTables:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingest.canonical import CanonicalTables, as_text
+from kgrec.ingest.canonical import CanonicalTables, as_text
 
 SPLITS = ("train", "tune", "test")
 
@@ -31,9 +31,16 @@ def read_youshu(folder: Path) -> CanonicalTables:
     interactions = user_item.assign(type="purchase", timestamp="")
     bundles = pd.DataFrame({"bundle_id": ids(n_bundles), "title": ""})
     bundle_items = _pairs(folder / "bundle_item.txt", ["bundle_id", "product_id"])
-    user_bundles = pd.concat([_pairs(folder / f"user_bundle_{s}.txt", ["user_id", "bundle_id"]).assign(split=s)
-                              for s in SPLITS], ignore_index=True)
+    user_bundles = pd.concat(
+        [_pairs(folder / f"user_bundle_{s}.txt", ["user_id", "bundle_id"]).assign(split=s) for s in SPLITS],
+        ignore_index=True,
+    )
     user_bundles.insert(2, "timestamp", "")
-    return CanonicalTables(products=as_text(products), users=as_text(users), interactions=as_text(interactions),
-                           bundles=as_text(bundles), bundle_items=as_text(bundle_items),
-                           user_bundles=as_text(user_bundles))
+    return CanonicalTables(
+        products=as_text(products),
+        users=as_text(users),
+        interactions=as_text(interactions),
+        bundles=as_text(bundles),
+        bundle_items=as_text(bundle_items),
+        user_bundles=as_text(user_bundles),
+    )

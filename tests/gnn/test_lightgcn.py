@@ -1,0 +1,65 @@
+"""LightGCN wrapper: normalised adjacency, BPR training on a toy graph, cached scoring."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kgrec.gnn.contract import Interactions, TrainBatch
+from kgrec.gnn.models.lightgcn import LightGCNRec, normalized_adjacency
+from kgrec.kg.errors import ModelError
+
+
+def test_normalized_adjacency_hand_computed() -> None:
+    # user 0 - items {0, 1} (item 0 twice); user 1 - item 1. Nodes: u0, u1, i0, i1
+    adj = normalized_adjacency(Interactions(2, 2, torch.tensor([[0, 0, 0, 1], [0, 0, 1, 1]])))
+    d = adj.to_dense()
+    # deg: u0=2, u1=1, i0=1, i1=2
+    assert d[0, 2].item() == pytest.approx(1 / math.sqrt(2 * 1))
+    assert d[0, 3].item() == pytest.approx(1 / math.sqrt(2 * 2))
+    assert d[1, 3].item() == pytest.approx(1 / math.sqrt(1 * 2))
+    assert torch.equal(d, d.t()) and d[0, 1].item() == 0.0 and d[2, 2].item() == 0.0
+
+
+def toy() -> Interactions:
+    # two communities: users 0-3 like items 0-2, users 4-7 like items 3-5
+    pairs = [(u, i) for u in range(4) for i in range(3)] + [(u, i) for u in range(4, 8) for i in range(3, 6)]
+    return Interactions(8, 6, torch.tensor(pairs).t())
+
+
+def test_bpr_training_separates_communities() -> None:
+    torch.manual_seed(0)
+    train = toy()
+    m = LightGCNRec(8, 6, embedding_dim=8, num_layers=2, lambda_reg=1e-4)
+    m.fit(train)
+    opt = torch.optim.Adam(m.parameters(), lr=0.05)
+    users, pos = train.edge_index
+    neg = (pos + 3) % 6  # the other community
+    losses = []
+    for _ in range(60):
+        loss = m.loss(TrainBatch(users, pos, neg))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    m.eval()
+    s = m.score_all(torch.tensor([0, 5]))
+    assert s[0, :3].min() > s[0, 3:].max() and s[1, 3:].min() > s[1, :3].max()
+    assert torch.allclose(m.score(torch.tensor([0, 5]), torch.tensor([4, 1])), torch.stack([s[0, 4], s[1, 1]]))
+    assert m.embeddings() is m.embeddings()  # cached in eval mode
+    m.train()
+    assert m._cache is None
+
+
+def test_multiple_negatives_and_errors() -> None:
+    m = LightGCNRec(8, 6, embedding_dim=4, num_layers=1)
+    with pytest.raises(ModelError):
+        m.score_all(torch.tensor([0]))
+    with pytest.raises(ModelError):
+        m.fit(Interactions(9, 6, torch.zeros(2, 1, dtype=torch.long)))
+    m.fit(toy())
+    b = TrainBatch(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([[3, 4], [4, 5]]))
+    assert m.loss(b).dim() == 0
