@@ -1,8 +1,9 @@
-"""Checkpoints: weights + model spec + id maps + library versions, loadable with ``weights_only``.
+"""Checkpoints: weights + registry name, config and dims + id maps + library versions.
 
 Everything but the state dict is plain JSON-able data (str, int, float, list, dict), so
 ``torch.load(path, weights_only=True)`` can read it without unpickling code. A checkpoint rebuilds
-its model with :func:`build_model`; the graph (``attach`` / ``fit``) comes from a fresh export.
+its model through ``gnn.registry`` (:func:`restore_model`); the graph (``attach`` / ``fit``)
+comes from a fresh export.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from kgrec.gnn.contract import RecModel
+from kgrec.gnn.registry import build_model, describe
 from kgrec.kg.errors import ModelError
 
 if TYPE_CHECKING:
     from kgrec.gnn.data import PreparedData
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: registry name + config + dims (1 had per-model specs)
 
 
 def library_versions() -> dict[str, str]:
@@ -38,43 +40,27 @@ def library_versions() -> dict[str, str]:
 class Checkpoint:
     """A loaded checkpoint."""
 
-    kind: str  # "hetero_sage" or "lightgcn"
-    spec: dict[str, Any]
+    name: str  # the registry name, e.g. "hetero_sage" or "lightgcn"
+    config: dict[str, Any]
+    dims: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
     id_maps: dict[str, list[str]]
     versions: dict[str, str]
     info: dict[str, Any] = field(default_factory=dict)  # metrics, configs, split stats
 
 
-def model_spec(model: RecModel) -> tuple[str, dict[str, Any]]:
-    """``(kind, spec)`` of a model this module knows how to rebuild."""
-    from kgrec.gnn.models.hetero_sage import HeteroSAGE
-
-    if isinstance(model, HeteroSAGE):
-        return "hetero_sage", model.spec()
-    if model.name == "lightgcn":
-        gcn = model.gcn  # type: ignore[attr-defined]
-        return "lightgcn", {
-            "num_users": model.num_users,
-            "num_items": model.num_items,  # type: ignore[attr-defined]
-            "embedding_dim": gcn.embedding_dim,
-            "num_layers": gcn.num_layers,
-            "lambda_reg": model.lambda_reg,
-        }  # type: ignore[attr-defined]
-    raise ModelError(f"cannot checkpoint a {type(model).__name__}: add it to gnn.checkpoint.model_spec")
-
-
 def save_checkpoint(
     path: str | Path, model: RecModel, id_maps: dict[str, list[str]], info: dict[str, Any] | None = None
 ) -> Path:
     """Write ``model`` with its id maps and ``info`` (plain data) to ``path``."""
-    kind, spec = model_spec(model)
+    name, config, dims = describe(model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT_VERSION,
-        "kind": kind,
-        "spec": spec,
+        "model": name,
+        "config": config,
+        "dims": dims,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "id_maps": {t: list(v) for t, v in id_maps.items()},
         "versions": library_versions(),
@@ -97,8 +83,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ModelError(f"{path} has checkpoint format {found!r}, this kgrec reads {FORMAT_VERSION}: retrain")
     return Checkpoint(
-        payload["kind"],
-        payload["spec"],
+        payload["model"],
+        payload["config"],
+        payload["dims"],
         payload["state_dict"],
         payload["id_maps"],
         payload["versions"],
@@ -106,18 +93,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     )
 
 
-def build_model(ckpt: Checkpoint) -> RecModel:
+def restore_model(ckpt: Checkpoint) -> RecModel:
     """The model of ``ckpt`` with its weights loaded (graph not attached yet)."""
-    if ckpt.kind == "hetero_sage":
-        from kgrec.gnn.models.hetero_sage import HeteroSAGE
-
-        model: RecModel = HeteroSAGE.from_spec(ckpt.spec)
-    elif ckpt.kind == "lightgcn":
-        from kgrec.gnn.models.lightgcn import LightGCNRec
-
-        model = LightGCNRec(**ckpt.spec)
-    else:
-        raise ModelError(f"unknown model kind {ckpt.kind!r} in checkpoint")
+    model = build_model(ckpt.name, ckpt.config, **ckpt.dims)
     model.load_state_dict(ckpt.state_dict)
     model.eval()
     return model
@@ -128,7 +106,7 @@ def restore_for_split(ckpt: Checkpoint, prepared: PreparedData) -> RecModel:
     from kgrec.gnn.data import align_id_index, build_hetero_data
     from kgrec.gnn.models.hetero_sage import HeteroSAGE
 
-    model = build_model(ckpt)
+    model = restore_model(ckpt)
     snap = prepared.snapshot
     if any(ckpt.id_maps.get(t, []) != snap.ids.get(t, []) for t in ("user", "product")):
         raise ModelError(

@@ -70,6 +70,9 @@ class RecModel(torch.nn.Module, ABC):
     def fit(self, train: Interactions) -> None:
         """Prepare from the training interactions (graph structure, counts); default: nothing."""
 
+    def begin_epoch(self) -> None:
+        """Called by the trainer before each training epoch (e.g. a fresh edge dropout); default: nothing."""
+
     def loss(self, batch: TrainBatch) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} is not trainable")
 

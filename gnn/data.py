@@ -13,7 +13,6 @@ a node the model has never seen). Relations (plus ``rev_*`` reverses, same-type 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,6 +22,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from kgrec.gnn.contract import Interactions, LinkSplit
+from kgrec.gnn.graph_ops import binary_matrix, cooccurrence, top_k_per_row
 from kgrec.gnn.splits import TRAIN_MARKERS, official_split, random_split, temporal_split
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import EdgeKey, GraphSnapshot, OrderRows
@@ -121,32 +121,22 @@ def make_split(snapshot: GraphSnapshot, config: DataConfig) -> tuple[LinkSplit, 
 def copurchase_pairs(
     orders: OrderRows, lines: np.ndarray, num_items: int, top_k: int = 20, max_order_items: int = 100
 ) -> np.ndarray:
-    """``[2, E]`` product pairs bought in the same order among ``lines`` (a bool mask), top-k per product."""
+    """``[2, E]`` product pairs bought in the same order among ``lines`` (a bool mask), top-k per product.
+
+    Per product the ``top_k`` partners in most orders (ties by id), from the co-occurrence of the
+    orders×products matrix (``gnn.graph_ops``); orders count their first ``max_order_items``
+    distinct products (by id); pairs kept by either end, both directions.
+    """
     sel = np.flatnonzero(lines)
-    if sel.size == 0:
-        return np.zeros((2, 0), np.int64)
-    o, p = orders.order[sel], orders.product[sel]
-    key = np.unique(o * num_items + p)  # distinct (order, product), sorted by order
+    key = np.unique(orders.order[sel] * num_items + orders.product[sel])  # distinct (order, product)
     o, p = key // num_items, key % num_items
-    bounds = np.flatnonzero(np.r_[True, o[1:] != o[:-1], True])
-    chunks = []
-    for a, b in itertools.pairwise(bounds):
-        items = p[a : min(b, a + max_order_items)]
-        if items.size < 2:
-            continue
-        src, dst = np.meshgrid(items, items, indexing="ij")
-        off = src != dst
-        chunks.append(src[off] * num_items + dst[off])
-    if not chunks:
-        return np.zeros((2, 0), np.int64)
-    pair, count = np.unique(np.concatenate(chunks), return_counts=True)
-    src, dst = pair // num_items, pair % num_items
-    order = np.lexsort((dst, -count, src))  # per source: most frequent first, ties by id
-    src, dst = src[order], dst[order]
-    start = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
-    rank = np.arange(src.size) - np.repeat(start, np.diff(np.r_[start, src.size]))
-    keep = rank < top_k
-    pairs = np.unique(np.concatenate([src[keep] * num_items + dst[keep], dst[keep] * num_items + src[keep]]))
+    first = np.searchsorted(o, o)  # rows are sorted by order, then product
+    keep = np.arange(len(o)) - first < max_order_items
+    x = binary_matrix(np.unique(o[keep], return_inverse=True)[1], p[keep], (len(np.unique(o)), num_items))
+    together, _ = cooccurrence(x)
+    top = top_k_per_row(together, top_k)
+    both = (top + top.T).tocoo()
+    pairs = np.unique(both.row.astype(np.int64) * num_items + both.col)
     return np.stack([pairs // num_items, pairs % num_items]).astype(np.int64)
 
 

@@ -160,7 +160,7 @@ def pyg_metrics(ks: Sequence[int], num_items: int) -> LinkPredMetricCollection:
         for name, cls in _PER_USER.items():
             metrics[f"{name}@{k}"] = cls(k)
         metrics[f"coverage@{k}"] = LinkPredCoverage(k, num_items)
-    return LinkPredMetricCollection(metrics)  # type: ignore[arg-type]
+    return LinkPredMetricCollection(metrics)
 
 
 def full_reciprocal_rank(scores: Tensor, target_rows: Tensor, target_items: Tensor) -> Tensor:

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kgrec.gnn.checkpoint import Checkpoint, build_model, load_checkpoint
+from kgrec.gnn.checkpoint import Checkpoint, load_checkpoint, restore_model
 from kgrec.gnn.contract import Interactions
 from kgrec.gnn.data import PURCHASED, RATED, align_id_index, build_hetero_data, copurchase_pairs
+from kgrec.gnn.graph_ops import resolve_device
 from kgrec.gnn.models.hetero_sage import HeteroSAGE
-from kgrec.gnn.train import resolve_device
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import ModelError, UnknownEntityError
 from kgrec.kg.export import GraphSnapshot, export_graph
@@ -54,14 +54,14 @@ class Recommender:
     """Recommendations from a HeteroSAGE checkpoint over the live graph."""
 
     def __init__(self, checkpoint: Checkpoint, device: str = "auto") -> None:
-        if checkpoint.kind != "hetero_sage":
+        if checkpoint.name != "hetero_sage":
             raise ModelError(
-                f"the recommender serves hetero_sage checkpoints, this one is {checkpoint.kind!r}: "
-                "train with `kgrec train --model gnn`"
+                f"the recommender serves hetero_sage checkpoints, this one is {checkpoint.name!r}: "
+                "train with `kgrec train --model hetero_sage`"
             )
         self.checkpoint = checkpoint
         self.device = resolve_device(device)
-        self.model: HeteroSAGE = build_model(checkpoint).to(self.device)  # type: ignore[assignment]
+        self.model: HeteroSAGE = restore_model(checkpoint).to(self.device)  # type: ignore[assignment]
         self.snapshot: GraphSnapshot | None = None
         self._purchased: dict[int, np.ndarray] = {}
 

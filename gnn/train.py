@@ -1,11 +1,19 @@
-"""One small training loop for every trainable :class:`~kgrec.gnn.contract.RecModel`.
+"""The ONE training loop of the project: product models and benchmark models alike.
 
-Epoch = the training pairs in a seeded random order, cut into batches; each batch gets uniform
-or hard negatives (the highest-scoring of ``hard_candidates`` uniform non-positives), the model's
-``loss(batch)`` (BPR by default; models with a ``config.loss`` switch take ``bce`` too), Adam with
-``weight_decay`` as L2. After each epoch the validation split is ranked in full with
-``gnn.evaluate`` (training positives masked); the best epoch's weights are kept and training stops
-after ``patience`` epochs without improvement. CUDA is used when present, with bf16 autocast.
+:func:`run_training` is task-agnostic: a model, a ``batches(epoch)`` iterable, a ``loss(batch)``
+hook and an optional :class:`Validation` callback. Each optimiser step is one ``loss`` call (one
+propagation for full-graph models), Adam with ``weight_decay`` as L2, bf16 autocast on CUDA.
+Budgets are in epochs (``epochs`` = the maximum; ``time_budget_s`` is an optional extra cap).
+Every ``eval_every`` epochs the callback scores the weights; the best state is kept (in memory,
+on CPU) and training stops after ``patience`` evaluations without improvement. Without a
+callback every epoch runs and the last weights stay.
+
+:func:`train_model` is the link-prediction task of :class:`~kgrec.gnn.contract.RecModel`: the
+training pairs in a seeded random order cut into batches, ``num_negatives`` negatives per
+positive (``[B, n]``) from :class:`~kgrec.gnn.graph_ops.NegativeSampler` — uniform, or hard (the
+best of ``hard_candidates`` uniform candidates, scored once per epoch with the epoch's starting
+weights) — ``model.loss(batch)``, and early stopping on full-ranking ``metric@k`` of the
+validation split (training positives masked, ``gnn.evaluate``).
 """
 
 from __future__ import annotations
@@ -13,29 +21,32 @@ from __future__ import annotations
 import copy
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from kgrec.gnn.contract import Interactions, LinkSplit, RecModel, TrainBatch
+from kgrec.gnn.contract import LinkSplit, RecModel, TrainBatch
 from kgrec.gnn.evaluate import evaluate
+from kgrec.gnn.graph_ops import NegativeSampler, resolve_device
 from kgrec.kg.errors import ModelError
 
 if TYPE_CHECKING:
     from kgrec.gnn.data import DataConfig, PreparedData
-    from kgrec.gnn.models.hetero_sage import HeteroSAGEConfig
     from kgrec.kg.connection import GraphConnection
+
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation knobs; defaults train the demo sample in a few CPU minutes."""
 
-    epochs: int = 40
+    epochs: int = 40  # the budget: at most this many epochs
     batch_size: int = 8192  # full-graph models pay one graph pass per step: few, large batches
     lr: float = 0.01
     weight_decay: float = 1e-6
@@ -43,7 +54,7 @@ class TrainConfig:
     negatives: Literal["uniform", "hard"] = "uniform"
     num_negatives: int = 4
     hard_candidates: int = 16
-    patience: int = 10
+    patience: int = 10  # evaluations without improvement before stopping
     k: int = 20
     metric: str = "recall"  # early-stopping metric, evaluated at k
     max_steps_per_epoch: int | None = None
@@ -51,6 +62,10 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bf16 autocast, CUDA only
     progress: bool = True
+    eval_every: int = 1
+    time_budget_s: float | None = None
+    threads: int | None = None  # torch.set_num_threads; None leaves torch's choice
+    verbose: bool = False  # print one line per evaluation
 
     @property
     def metric_name(self) -> str:
@@ -58,13 +73,23 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """The evaluation callback: ``evaluate()`` → metrics; ``metric`` is the one early stopping follows."""
+
+    evaluate: Callable[[], dict[str, float]]
+    metric: str
+    minimize: bool = False
+
+
+@dataclass(frozen=True)
 class EpochStats:
-    """One epoch: mean loss, validation metrics (empty if not evaluated), wall seconds."""
+    """One epoch: mean loss, validation metrics (empty if not evaluated), wall seconds (training + validation)."""
 
     epoch: int
     loss: float
     valid: dict[str, float]
     seconds: float
+    train_seconds: float = 0.0
 
 
 @dataclass
@@ -83,6 +108,11 @@ class TrainResult:
     plot: str | None = None
     stats: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def epoch_seconds(self) -> float:
+        """Mean training seconds per epoch (validation excluded)."""
+        return float(np.mean([s.train_seconds for s in self.history])) if self.history else 0.0
+
 
 def set_seed(seed: int) -> None:
     """Seed python, numpy and torch (CPU and CUDA)."""
@@ -91,118 +121,68 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_device(setting: str) -> torch.device:
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' was asked for but torch sees no GPU: use --device cpu or auto")
-    return torch.device(setting)
-
-
-class NegativeSampler:
-    """Uniform or hard negatives that are never the user's training positives."""
-
-    def __init__(self, train: Interactions, generator: torch.Generator) -> None:
-        self.num_items = train.num_items
-        ei = train.edge_index.long().cpu()
-        self.positives = torch.unique(ei[0] * train.num_items + ei[1])
-        self.generator = generator
-
-    def _is_positive(self, users: Tensor, items: Tensor) -> Tensor:
-        return torch.isin(users * self.num_items + items, self.positives)
-
-    def uniform(self, users: Tensor, n: int) -> Tensor:
-        """``[B, n]`` items, resampled (a few rounds) where they hit a positive."""
-        u = users.unsqueeze(1).expand(-1, n)
-        items = torch.randint(self.num_items, u.shape, generator=self.generator)
-        for _ in range(10):
-            bad = self._is_positive(u, items)
-            if not bad.any():
-                break
-            items[bad] = torch.randint(self.num_items, (int(bad.sum()),), generator=self.generator)
-        return items
-
-    @torch.no_grad()
-    def hard(self, model: RecModel, users: Tensor, n: int, candidates: int, device: torch.device) -> Tensor:
-        """For each user and slot the highest-scoring of ``candidates`` uniform non-positives."""
-        cand = self.uniform(users, n * candidates)  # [B, n*C]
-        was_training = model.training
-        model.eval()
-        try:
-            flat_u = users.unsqueeze(1).expand_as(cand).reshape(-1).to(device)
-            scores = model.score(flat_u, cand.reshape(-1).to(device)).float().cpu().view(-1, n, candidates)
-        finally:
-            model.train(was_training)
-        best = scores.argmax(-1, keepdim=True)
-        return cand.view(-1, n, candidates).gather(2, best).squeeze(2)
-
-
-def _valid_metrics(model: RecModel, split: LinkSplit, k: int, device: torch.device) -> dict[str, float]:
-    if split.valid.num_edges == 0:
-        return {}
-    return evaluate(model, split, "valid", ks=(k,), device=device).metrics
-
-
-def train_model(model: RecModel, split: LinkSplit, config: TrainConfig | None = None) -> TrainResult:
-    """Train ``model`` on ``split.train`` with early stopping on ``split.valid``; keeps the best weights."""
-    config = config or TrainConfig()
-    if not model.trainable:
-        raise ModelError(f"{model.name} is not trainable: call fit(train) instead")
-    if split.train.num_edges == 0:
-        raise ModelError("the training split is empty: check the export and the split fractions")
-    k = min(config.k, split.train.num_items)
-    config = replace(config, k=k)
+def run_training(
+    model: torch.nn.Module,
+    batches: Callable[[int], Iterable[B]],
+    loss: Callable[[B], Tensor],
+    validation: Validation | None,
+    config: TrainConfig,
+    name: str | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``batches(epoch)`` with ``loss``; early stopping on ``validation``; best weights kept."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     set_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
     model.to(device)
-    if hasattr(model, "config") and hasattr(model.config, "loss") and model.config.loss != config.loss:
-        model.config = replace(model.config, loss=config.loss)
-    elif config.loss != "bpr" and not hasattr(model, "config"):
-        raise ModelError(f"{model.name} trains with BPR only; use --loss bpr")
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sampler = NegativeSampler(split.train, generator)
-    edges = split.train.edge_index.long().cpu()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     use_amp = config.amp and device.type == "cuda"
-    result = TrainResult(model.name, config.metric_name, device=str(device))
+    metric = validation.metric if validation else "loss"
+    result = TrainResult(name or str(getattr(model, "name", type(model).__name__)), metric, device=str(device))
+    sign = -1.0 if validation and validation.minimize else 1.0
     best_state: dict[str, Tensor] | None = None
-    bad_epochs, start = 0, time.perf_counter()
+    bad, start = 0, time.perf_counter()
     bar = _progress(config)
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(edges.size(1), generator=generator)
-        batches = perm.split(config.batch_size)[: config.max_steps_per_epoch]
-        total = 0.0
-        for idx in batches:
-            users, pos = edges[0, idx], edges[1, idx]
-            if config.negatives == "hard":
-                neg = sampler.hard(model, users, config.num_negatives, config.hard_candidates, device)
-            else:
-                neg = sampler.uniform(users, config.num_negatives)
-            batch = TrainBatch(users.to(device), pos.to(device), neg.squeeze(1).to(device))
+        total, steps = 0.0, 0
+        for batch in batches(epoch):
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = model.loss(batch)
-            if not torch.isfinite(loss):
-                raise ModelError(f"loss became {float(loss)} at epoch {epoch}: lower --lr")
-            loss.backward()
+                value = loss(batch)
+            if not torch.isfinite(value):
+                raise ModelError(f"loss became {float(value)} at epoch {epoch}: lower the learning rate")
+            value.backward()
             optimizer.step()
-            total += float(loss.detach())
-        valid = _valid_metrics(model, split, k, device)
-        stats = EpochStats(epoch, total / max(len(batches), 1), valid, time.perf_counter() - t0)
+            total, steps = total + float(value.detach()), steps + 1
+        train_s = time.perf_counter() - t0
+        out_of_time = config.time_budget_s is not None and time.perf_counter() - start > config.time_budget_s
+        last = epoch == config.epochs or out_of_time
+        valid: dict[str, float] = {}
+        if validation is not None and (epoch % config.eval_every == 0 or last):
+            model.eval()
+            valid = validation.evaluate()
+            if validation.metric not in valid:
+                raise ModelError(f"the validation callback returned {sorted(valid)}, not {validation.metric!r}")
+            score = sign * valid[validation.metric]
+            if best_state is None or score > sign * result.best_valid:
+                result.best_epoch, result.best_valid, bad = epoch, valid[validation.metric], 0
+                best_state = copy.deepcopy({k: t.detach().cpu() for k, t in model.state_dict().items()})
+            else:
+                bad += 1
+        stats = EpochStats(epoch, total / max(steps, 1), valid, time.perf_counter() - t0, train_s)
         result.history.append(stats)
-        score = valid.get(config.metric_name, -stats.loss if not valid else float("nan"))
-        if best_state is None or score > result.best_valid:
-            result.best_epoch, result.best_valid = epoch, float(score)
-            best_state = copy.deepcopy({n: t.detach().cpu() for n, t in model.state_dict().items()})
-            bad_epochs = 0
-        else:
-            bad_epochs += 1
+        if validation is None:
+            result.best_epoch, result.best_valid = epoch, stats.loss
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{stats.loss:.4f}", **{config.metric_name: f"{score:.4f}"})
-        if valid and bad_epochs >= config.patience:
+            bar.set_postfix(loss=f"{stats.loss:.4f}", **{k: f"{v:.4f}" for k, v in valid.items() if k == metric})
+        if config.verbose and (valid or validation is None):
+            shown = " ".join(f"{k} {v:.4f}" for k, v in valid.items())
+            print(f"epoch {epoch} loss {stats.loss:.4f} {shown} ({train_s:.1f}s train)", flush=True)
+        if (valid and bad >= config.patience) or out_of_time:
             break
     if bar is not None:
         bar.close()
@@ -211,6 +191,68 @@ def train_model(model: RecModel, split: LinkSplit, config: TrainConfig | None = 
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def ranking_validation(
+    model: RecModel, split: LinkSplit, k: int, metric: str = "recall", device: torch.device | str | None = None
+) -> Validation:
+    """Full-ranking ``metric@k`` on ``split.valid`` with the training positives masked."""
+    return Validation(
+        lambda: evaluate(model, split, "valid", ks=(k,), device=device).metrics, f"{metric}@{k}", minimize=False
+    )
+
+
+def train_model(
+    model: RecModel, split: LinkSplit, config: TrainConfig | None = None, *, validation: Validation | None = None
+) -> TrainResult:
+    """Train ``model`` on ``split.train`` (link prediction) with early stopping on ``split.valid``.
+
+    ``validation`` replaces the default callback (full ranking of ``split.valid``, ``metric@k``);
+    with an empty validation split and no callback every epoch runs. The best weights stay loaded.
+    """
+    config = config or TrainConfig()
+    if not model.trainable:
+        raise ModelError(f"{model.name} is not trainable: call fit(train) instead")
+    if split.train.num_edges == 0:
+        raise ModelError("the training split is empty: check the export and the split fractions")
+    config = replace(config, k=min(config.k, split.train.num_items))
+    model_config = getattr(model, "config", None)
+    if model_config is not None and hasattr(model_config, "loss"):
+        if model_config.loss != config.loss:
+            model.config = replace(model_config, loss=config.loss)
+    elif config.loss != "bpr":
+        raise ModelError(f"{model.name} trains with BPR only; use --loss bpr")
+    device = resolve_device(config.device)
+    if validation is None and split.valid.num_edges:
+        validation = ranking_validation(model, split, config.k, config.metric, device)
+    generator = torch.Generator().manual_seed(config.seed)
+    sampler = NegativeSampler(split.train, generator)
+    edges = split.train.edge_index.long().cpu()
+
+    def batches(epoch: int) -> Iterable[TrainBatch]:
+        model.begin_epoch()
+        order = torch.randperm(edges.size(1), generator=generator)
+        chunks = order.split(config.batch_size)[: config.max_steps_per_epoch]
+        picked = torch.cat(chunks)
+        users = edges[0, picked]
+        if config.negatives == "hard":
+            model.eval()
+            neg = sampler.hard(
+                lambda u, i: model.score(u.to(device), i.to(device)),
+                users,
+                config.num_negatives,
+                config.hard_candidates,
+            )
+            model.train()
+        else:
+            neg = sampler.uniform(users, config.num_negatives)
+        if config.num_negatives == 1:
+            neg = neg.squeeze(1)
+        for idx in torch.arange(picked.numel()).split(config.batch_size):
+            u, p = users[idx], edges[1, picked[idx]]
+            yield TrainBatch(u.to(device), p.to(device), neg[idx].to(device))
+
+    return run_training(model, batches, model.loss, validation, config, model.name)
 
 
 def evaluate_test(
@@ -224,7 +266,7 @@ def evaluate_test(
     return evaluate(model, split, "test", ks=ks, device=device).metrics
 
 
-def _progress(config: TrainConfig):  # type: ignore[no-untyped-def]
+def _progress(config: TrainConfig) -> Any:
     if not config.progress:
         return None
     from tqdm.auto import tqdm
@@ -234,45 +276,23 @@ def _progress(config: TrainConfig):  # type: ignore[no-untyped-def]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A whole run from the graph: data, model, optimisation, where artefacts go."""
+    """A whole run from the graph: data, model (a registry name and its config), optimisation, artefacts."""
 
-    model: Literal["gnn", "lightgcn"] = "gnn"
+    model: str = "hetero_sage"
     data: DataConfig | None = None
-    gnn: HeteroSAGEConfig | None = None
+    model_config: Any = None  # the model's config dataclass (or a dict of its fields); None = defaults
     train: TrainConfig = field(default_factory=TrainConfig)
     out_dir: str = ".kgrec/runs/latest"
-
-
-def build_model_for(prepared: PreparedData, config: RunConfig) -> RecModel:
-    """A fresh model of ``config.model`` over the prepared graph."""
-    from kgrec.gnn.models.hetero_sage import HeteroSAGE, HeteroSAGEConfig
-
-    split = prepared.split
-    if config.model == "gnn":
-        data = prepared.data
-        model = HeteroSAGE(
-            data.metadata(),
-            {t: data[t].num_nodes for t in data.node_types},
-            prepared.snapshot.embedding_dim,
-            config.gnn or HeteroSAGEConfig(),
-        )
-        return model.attach(data)
-    if config.model == "lightgcn":
-        from kgrec.gnn.models.lightgcn import LightGCNRec
-
-        lgcn = LightGCNRec(split.train.num_users, split.train.num_items)
-        lgcn.fit(split.train)
-        return lgcn
-    raise ModelError(f"unknown model {config.model!r}: use gnn or lightgcn")
 
 
 def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel, TrainResult]:
     """Train on prepared data, evaluate on test, write checkpoint, curves and table to ``out_dir``."""
     from kgrec.gnn.checkpoint import save_checkpoint
     from kgrec.gnn.plots import history_table, plot_history
+    from kgrec.gnn.registry import model_for_data
 
     set_seed(config.train.seed)
-    model = build_model_for(prepared, config)
+    model = model_for_data(config.model, prepared, config.model_config)
     result = train_model(model, prepared.split, config.train)
     result.test = evaluate_test(model, prepared.split, config.train.k, resolve_device(config.train.device))
     result.stats = dict(prepared.stats)

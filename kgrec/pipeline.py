@@ -17,8 +17,8 @@ from kgrec.gnn.checkpoint import load_checkpoint, restore_for_split
 from kgrec.gnn.contract import RecModel
 from kgrec.gnn.data import DataConfig, PreparedData, prepare_data
 from kgrec.gnn.evaluate import ComparisonTable, evaluate_models
-from kgrec.gnn.models import baselines
 from kgrec.gnn.recommender import Recommendation, Recommender
+from kgrec.gnn.registry import model_for_data
 from kgrec.gnn.train import RunConfig, TrainConfig, TrainResult, train_prepared
 from kgrec.ingest.pipeline import IngestReport, ingest_source
 from kgrec.kg.connection import GraphConnection
@@ -55,19 +55,8 @@ class DemoReport:
 
 def fit_baselines(prepared: PreparedData) -> dict[str, RecModel]:
     """Popularity, item-kNN, EASE and (when vectors exist) text similarity, fitted on train."""
-    import torch
-
-    models: dict[str, RecModel] = {
-        "popularity": baselines.Popularity(),
-        "itemknn": baselines.ItemKNN(),
-        "ease": baselines.EASE(),
-    }
-    snapshot = prepared.snapshot
-    if snapshot.embedding_mask.any():
-        models["text"] = baselines.TextSimilarity(torch.from_numpy(snapshot.product_embeddings))
-    for model in models.values():
-        model.fit(prepared.split.train)
-    return models
+    names = ["popularity", "itemknn", "ease"] + (["text"] if prepared.snapshot.embedding_mask.any() else [])
+    return {name: model_for_data(name, prepared) for name in names}
 
 
 def compare_checkpoints(
@@ -77,7 +66,7 @@ def compare_checkpoints(
     loaded = [(path, load_checkpoint(path)) for path in checkpoints]
     data_config = DataConfig(**loaded[0][1].info["data_config"]) if loaded else DataConfig(seed=seed)
     prepared = prepare_data(export_graph(conn), data_config)
-    models = {f"{ckpt.kind} ({path.parent.name})": restore_for_split(ckpt, prepared) for path, ckpt in loaded}
+    models = {f"{ckpt.name} ({path.parent.name})": restore_for_split(ckpt, prepared) for path, ckpt in loaded}
     if with_baselines:
         models |= fit_baselines(prepared)
     return evaluate_models(models, prepared.split, on=split), prepared
@@ -90,13 +79,13 @@ def train_and_compare(
     train = TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device)
     results: dict[str, TrainResult] = {}
     models = {}
-    for name in ("gnn", "lightgcn"):
+    for name in ("hetero_sage", "lightgcn"):
         model, result = train_prepared(prepared, RunConfig(model=name, train=train, out_dir=str(run_dir)))
         models[name] = model
         results[name] = result
     models |= fit_baselines(prepared)
     table = evaluate_models(models, prepared.split, on="test")
-    gnn_checkpoint = Path(results["gnn"].checkpoint or "")
+    gnn_checkpoint = Path(results["hetero_sage"].checkpoint or "")
     return results, table, gnn_checkpoint
 
 
@@ -124,7 +113,7 @@ def run_demo(
             conn,
             source,
             quarantine_dir=settings.state_dir / "quarantine",
-            batch_size=settings.batch_size,
+            write_batch_size=settings.write_batch_size,
             progress=True,
         )
         step("embedding product texts")
@@ -147,5 +136,5 @@ def run_demo(
         if first and first.items:
             seed_product = first.items[0][0].product_id
             basket = complete_basket(conn, [seed_product], k=k)
-            bundle = compose_bundle(conn, first.user_id, seed=seed_product, size=3)
+            bundle = compose_bundle(conn, first.user_id, anchor_product=seed_product, size=3)
     return DemoReport(ingest, embedded, training, comparison, users, basket, bundle, run_dir)

@@ -16,21 +16,28 @@ With :math:`X \in \{0,1\}^{U \times I}` the binarised training interactions:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
 from kgrec.gnn.contract import Interactions, RecModel
+from kgrec.gnn.graph_ops import cooccurrence, interaction_matrix
 from kgrec.kg.errors import ModelError
 
 
-def interaction_matrix(train: Interactions) -> sp.csr_matrix:
-    """Binarised ``[U, I]`` CSR matrix of the training interactions (float32)."""
-    u, i = train.edge_index.long().cpu().numpy()
-    x = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=(train.num_users, train.num_items))
-    x.data[:] = 1.0  # duplicates were summed; binarise
-    return x
+@dataclass(frozen=True)
+class ItemKNNConfig:
+    k: int = 100
+    shrink: float = 0.0
+
+
+@dataclass(frozen=True)
+class EASEConfig:
+    l2: float = 500.0
+    max_items: int = 16_000
 
 
 class _Fitted(RecModel):
@@ -70,15 +77,16 @@ class ItemKNN(_Fitted):
 
     name = "itemknn"
 
-    def __init__(self, k: int = 100, shrink: float = 0.0, chunk: int = 1024) -> None:
+    def __init__(self, config: ItemKNNConfig | None = None, chunk: int = 1024) -> None:
         super().__init__()
-        self.k, self.shrink, self.chunk = k, shrink, chunk
+        self.config = config or ItemKNNConfig()
+        self.k, self.shrink, self.chunk = self.config.k, self.config.shrink, chunk
         self.sim: sp.csr_matrix | None = None
 
     def fit(self, train: Interactions) -> None:
         x = interaction_matrix(train)
         self._x = x
-        xt = x.T.tocsr()
+        xt = x.T.tocsr()  # X^T X column block by column block: the dense block stays small
         norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()).astype(np.float32)
         n_items = x.shape[1]
         k = min(self.k, max(n_items - 1, 1))
@@ -114,6 +122,7 @@ class TextSimilarity(_Fitted):
         if item_embeddings.dim() != 2:
             raise ModelError("item_embeddings must be [num_items, dim]; run kg.embeddings first")
         emb = item_embeddings.float()
+        self.items: Tensor
         self.register_buffer("items", torch.nn.functional.normalize(emb, dim=1))
 
     def fit(self, train: Interactions) -> None:
@@ -138,9 +147,10 @@ class EASE(_Fitted):
 
     name = "ease"
 
-    def __init__(self, l2: float = 500.0, max_items: int = 16_000) -> None:
+    def __init__(self, config: EASEConfig | None = None) -> None:
         super().__init__()
-        self.l2, self.max_items = l2, max_items
+        self.config = config or EASEConfig()
+        self.l2, self.max_items = self.config.l2, self.config.max_items
 
     def fit(self, train: Interactions) -> None:
         if train.num_items > self.max_items:
@@ -149,8 +159,9 @@ class EASE(_Fitted):
                 f"(now {self.max_items}) only with enough memory and time"
             )
         self._x = interaction_matrix(train)
-        gram = torch.from_numpy((self._x.T @ self._x).toarray()).double()
-        gram.diagonal().add_(self.l2)
+        together, counts = cooccurrence(self._x)
+        gram = torch.from_numpy(together.toarray()).double()
+        gram.diagonal().add_(torch.from_numpy(counts).double() + self.l2)
         p = torch.linalg.inv(gram)
         b = -p / p.diagonal().unsqueeze(0)
         b.diagonal().zero_()

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.gnn.graph_ops import bipartite_adjacency, mean_pool_matrix
 from kgrec.kg.errors import ModelError
 
 
@@ -54,27 +55,6 @@ class BundleModelConfig:
     cl_weight: float = 0.04
     edge_drop: float = 0.2
     seed: int = 42
-
-
-def bipartite_laplacian(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> Tensor:
-    """:math:`D^{-1/2} A D^{-1/2}` of the bipartite graph rows∪cols, as a sparse COO tensor."""
-    n = n_rows + n_cols
-    r = np.concatenate([rows, cols + n_rows])
-    c = np.concatenate([cols + n_rows, rows])
-    deg = np.bincount(r, minlength=n).astype(np.float32)
-    inv = np.zeros_like(deg)
-    inv[deg > 0] = deg[deg > 0] ** -0.5
-    values = inv[r] * inv[c]
-    index = torch.from_numpy(np.stack([r, c])).long()
-    return torch.sparse_coo_tensor(index, torch.from_numpy(values), (n, n)).coalesce()
-
-
-def mean_pool_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> Tensor:
-    """Row-normalised membership matrix: ``M @ X`` is the mean of each row's members."""
-    size = np.bincount(rows, minlength=n_rows).astype(np.float32)
-    values = 1.0 / np.maximum(size[rows], 1.0)
-    index = torch.from_numpy(np.stack([rows, cols])).long()
-    return torch.sparse_coo_tensor(index, torch.from_numpy(values), (n_rows, n_cols)).coalesce()
 
 
 def _drop(edges: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
@@ -97,7 +77,7 @@ class CrossViewBundleModel(RecModel):
     ``[2, E]`` are fixed side graphs; ``fit`` receives the user–bundle training interactions.
     """
 
-    name = "gnn"
+    name = "crosscbr"
 
     def __init__(
         self,
@@ -142,19 +122,19 @@ class CrossViewBundleModel(RecModel):
             )
         self._ub = train.edge_index.cpu().numpy()
         self._eval_graphs = self._build(drop=0.0)
-        self.resample_graphs()
+        self.begin_epoch()
 
     def _build(self, drop: float) -> dict[str, Tensor]:
         dev = self.user_emb.device
         ui, ub, bi = (_drop(e, drop, self._rng) for e in (self._ui, self._ub, self._bi))
         return {
-            "ui": bipartite_laplacian(ui[0], ui[1], self.num_users, self.num_items).to(dev),
-            "ub": bipartite_laplacian(ub[0], ub[1], self.num_users, self.num_bundles).to(dev),
+            "ui": bipartite_adjacency(ui[0], ui[1], self.num_users, self.num_items).to(dev),
+            "ub": bipartite_adjacency(ub[0], ub[1], self.num_users, self.num_bundles).to(dev),
             "bi": mean_pool_matrix(bi[0], bi[1], self.num_bundles, self.num_items).to(dev),
         }
 
-    def resample_graphs(self) -> None:
-        """Draw a fresh edge-dropout augmentation (call once per epoch)."""
+    def begin_epoch(self) -> None:
+        """Draw a fresh edge-dropout augmentation (the trainer calls this once per epoch)."""
         if not self._eval_graphs:
             raise ModelError("call fit(train) before training the bundle model")
         self._graphs = self._build(self.config.edge_drop) if self.config.edge_drop > 0 else self._eval_graphs
@@ -194,13 +174,13 @@ class CrossViewBundleModel(RecModel):
     def loss(self, batch: TrainBatch) -> Tensor:
         u_i, _, b_i, u_b, b_b = self.views(training=True)
         users, pos = batch.users, batch.pos_items
-        neg = batch.neg_items if batch.neg_items.dim() == 1 else batch.neg_items[:, 0]
+        neg = batch.neg_items if batch.neg_items.dim() == 2 else batch.neg_items.unsqueeze(1)  # [B, n]
         ui, ubv = u_i[users], u_b[users]
         pos_s = (ui * b_i[pos]).sum(1) + (ubv * b_b[pos]).sum(1)
-        neg_s = (ui * b_i[neg]).sum(1) + (ubv * b_b[neg]).sum(1)
-        bpr = F.softplus(neg_s - pos_s).mean()
+        neg_s = (ui.unsqueeze(1) * b_i[neg]).sum(-1) + (ubv.unsqueeze(1) * b_b[neg]).sum(-1)
+        bpr = F.softplus(neg_s - pos_s.unsqueeze(1)).mean()
         # distinct ids only: a repeated id would be its own false negative (and costs O(n^2))
-        users_u, bundles_u = torch.unique(users), torch.unique(torch.cat([pos, neg]))
+        users_u, bundles_u = torch.unique(users), torch.unique(torch.cat([pos, neg.reshape(-1)]))
         cl = 0.5 * (
             info_nce(u_i[users_u], u_b[users_u], self.config.temperature)
             + info_nce(b_i[bundles_u], b_b[bundles_u], self.config.temperature)
@@ -226,31 +206,3 @@ class CrossViewBundleModel(RecModel):
             reps.append(i_i[ids].mean(0))
         b_new = torch.stack(reps)
         return (u_i[users] + u_b[users]) @ b_new.T
-
-    def train_epoch(self, optimizer: torch.optim.Optimizer, rng: np.random.Generator, batch_size: int = 2048) -> float:
-        """One epoch of BPR + contrastive steps over the training pairs (fresh edge dropout,
-        one uniformly drawn negative bundle per pair, never a training positive); mean loss."""
-        self.train()
-        self.resample_graphs()
-        ub, nb = self._ub, self.num_bundles
-        seen = set((ub[0] * nb + ub[1]).tolist())
-        order, total = rng.permutation(ub.shape[1]), 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            users, pos = ub[0, idx], ub[1, idx]
-            neg = rng.integers(0, nb, len(idx))
-            for k in range(len(idx)):
-                while users[k] * nb + neg[k] in seen and len(seen) < self.num_users * nb:
-                    neg[k] = rng.integers(0, nb)
-            loss = self.loss(TrainBatch(torch.from_numpy(users), torch.from_numpy(pos), torch.from_numpy(neg)))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(idx)
-        self.eval()
-        return total / max(len(order), 1)
-
-    def item_affinity(self, users: Tensor) -> Tensor:
-        """``[len(users), num_items]`` item-view user→item scores (for composing bundles)."""
-        u_i, i_i, *_ = self._eval_views()
-        return u_i[users] @ i_i.T

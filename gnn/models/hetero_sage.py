@@ -32,7 +32,7 @@ Embeddings are computed once per loss call (full batch) and cached in eval mode.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -61,9 +61,6 @@ class HeteroSAGEConfig:
     loss: Literal["bpr", "bce"] = "bpr"
     copurchase_weight: float = 0.5
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def pair_loss(pos: Tensor, neg: Tensor, kind: str = "bpr") -> Tensor:
     """BPR ``-ln σ(pos - neg)`` or BCE (pos → 1, neg → 0); ``neg`` is ``[B]`` or ``[B, n]``."""
@@ -86,7 +83,7 @@ class HeteroSAGE(RecModel):
 
     def __init__(
         self,
-        metadata: tuple[list[str], list[EdgeType]],
+        metadata: tuple[list[str], list[EdgeType]] | list[Any],
         num_nodes: dict[str, int],
         text_dim: int,
         config: HeteroSAGEConfig | None = None,
@@ -98,9 +95,10 @@ class HeteroSAGE(RecModel):
         self.num_nodes = {t: int(num_nodes[t]) for t in self.node_types}
         self.text_dim = int(text_dim)
         hidden = self.config.hidden
-        self.id_emb = nn.ModuleDict({t: nn.Embedding(max(n, 1), hidden) for t, n in self.num_nodes.items()})
-        for emb in self.id_emb.values():
+        id_emb = {t: nn.Embedding(max(n, 1), hidden) for t, n in self.num_nodes.items()}
+        for emb in id_emb.values():
             nn.init.normal_(emb.weight, std=0.1)
+        self.id_emb = nn.ModuleDict(id_emb)
         self.text_proj = nn.Linear(self.text_dim, hidden) if self.text_dim else None
         self.convs = nn.ModuleList(
             HeteroConv(
@@ -193,10 +191,15 @@ class HeteroSAGE(RecModel):
                 if t in out:
                     msg = out[t] if last else F.relu(out[t])
                     x = x + F.dropout(msg, self.config.dropout, self.training)
-                new[t] = x if last else self.norms[layer][t](x)  # no norm on the output: norms carry popularity
+                new[t] = x if last else self._norm(layer, t)(x)  # no norm on the output: norms carry popularity
             h = new
         scale = self.config.hidden**-0.25  # dot products of order 1 at initialisation
         return {t: x * scale for t, x in h.items()}
+
+    def _norm(self, layer: int, node_type: str) -> nn.Module:
+        norms = self.norms[layer]
+        assert isinstance(norms, nn.ModuleDict)
+        return norms[node_type]
 
     def embeddings(self) -> dict[str, Tensor]:
         """``forward()``, cached while in eval mode."""
@@ -245,21 +248,10 @@ class HeteroSAGE(RecModel):
             raise ModelError("an empty basket cannot be scored: pass at least one known product")
         return self.score_products(items).mean(0)
 
-    def spec(self) -> dict[str, Any]:
-        """What a checkpoint needs to rebuild this model (plain JSON-able data)."""
+    def dims(self) -> dict[str, Any]:
+        """The sizes a checkpoint needs to rebuild this model with its config (plain JSON-able data)."""
         return {
             "metadata": [list(self.node_types), [list(et) for et in self.edge_types]],
             "num_nodes": dict(self.num_nodes),
             "text_dim": self.text_dim,
-            "config": self.config.to_dict(),
         }
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> HeteroSAGE:
-        node_types, edge_types = spec["metadata"]
-        return cls(
-            (list(node_types), [tuple(et) for et in edge_types]),
-            spec["num_nodes"],
-            spec["text_dim"],
-            HeteroSAGEConfig(**spec["config"]),
-        )

@@ -2,7 +2,7 @@ r"""LightGCN (He et al., SIGIR 2020) in the :class:`~kgrec.gnn.contract.RecModel
 
 Wraps PyG's :class:`torch_geometric.nn.models.LightGCN` over the bipartite graph of users
 (ids ``0..U-1``) and items (ids ``U..U+I-1``). With the symmetric normalised adjacency
-:math:`\hat A = D^{-1/2} A D^{-1/2}` (built once in ``fit`` as a sparse CSR matrix, so
+:math:`\hat A = D^{-1/2} A D^{-1/2}` (``gnn.graph_ops.bipartite_adjacency``, built once in ``fit`` as a sparse CSR matrix, so
 propagation is one sparse-dense product per layer):
 
 .. math::
@@ -23,31 +23,25 @@ In eval mode the propagated embeddings are computed once and cached until the ne
 
 from __future__ import annotations
 
-import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch_geometric.nn.models import LightGCN
 
 from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.gnn.graph_ops import bipartite_adjacency
 from kgrec.kg.errors import ModelError
 
 
-def normalized_adjacency(train: Interactions) -> Tensor:
-    """Symmetric normalised user-item adjacency ``[U+I, U+I]`` as a float32 sparse CSR tensor."""
-    u, i = train.edge_index.long().cpu()
-    n = train.num_users + train.num_items
-    key = torch.unique(u * train.num_items + i)  # binarise repeated interactions
-    u, i = key // train.num_items, key % train.num_items + train.num_users
-    row, col = torch.cat([u, i]), torch.cat([i, u])
-    deg = torch.bincount(row, minlength=n).float()
-    dinv = deg.pow(-0.5)
-    dinv[torch.isinf(dinv)] = 0.0
-    val = dinv[row] * dinv[col]
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        coo = torch.sparse_coo_tensor(torch.stack([row, col]), val, (n, n), check_invariants=False)
-        return coo.coalesce().to_sparse_csr()
+@dataclass(frozen=True)
+class LightGCNConfig:
+    """Architecture and regularisation (saved in checkpoints)."""
+
+    embedding_dim: int = 64
+    num_layers: int = 3
+    lambda_reg: float = 1e-4
 
 
 class LightGCNRec(RecModel):
@@ -55,13 +49,11 @@ class LightGCNRec(RecModel):
 
     name = "lightgcn"
 
-    def __init__(
-        self, num_users: int, num_items: int, embedding_dim: int = 64, num_layers: int = 3, lambda_reg: float = 1e-4
-    ) -> None:
+    def __init__(self, num_users: int, num_items: int, config: LightGCNConfig | None = None) -> None:
         super().__init__()
+        self.config = config or LightGCNConfig()
         self.num_users, self.num_items = num_users, num_items
-        self.lambda_reg = lambda_reg
-        self.gcn = LightGCN(num_users + num_items, embedding_dim, num_layers, normalize=False)
+        self.gcn = LightGCN(num_users + num_items, self.config.embedding_dim, self.config.num_layers, normalize=False)
         torch.nn.init.normal_(self.gcn.embedding.weight, std=0.1)
         self._adj: Tensor | None = None
         self._cache: Tensor | None = None
@@ -73,8 +65,13 @@ class LightGCNRec(RecModel):
                 f"items but the interactions have {train.num_users} x "
                 f"{train.num_items}; build the model from the same split"
             )
-        self._adj = normalized_adjacency(train)
+        users, items = train.edge_index
+        self._adj = bipartite_adjacency(users, items, self.num_users, self.num_items)
         self._cache = None
+
+    def dims(self) -> dict[str, Any]:
+        """The sizes a checkpoint needs to rebuild this model (with its config)."""
+        return {"num_users": self.num_users, "num_items": self.num_items}
 
     def train(self, mode: bool = True) -> LightGCNRec:
         self._cache = None
@@ -107,7 +104,7 @@ class LightGCNRec(RecModel):
         pos_rank = (e_u * emb[pos_i]).sum(-1)
         neg_rank = (e_u * emb[neg_i]).sum(-1)
         node_id = torch.cat([users, pos_i, neg_i])
-        return self.gcn.recommendation_loss(pos_rank, neg_rank, node_id=node_id, lambda_reg=self.lambda_reg)
+        return self.gcn.recommendation_loss(pos_rank, neg_rank, node_id=node_id, lambda_reg=self.config.lambda_reg)
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         emb = self.embeddings()

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kgrec.cli.common import console, failing_cleanly
 from kgrec.config import Settings
-from kgrec.kg.errors import KgrecError
 from kgrec.pipeline import DemoReport, run_demo
 
-console = Console()
 METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr")
 
 
@@ -69,9 +67,6 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int, typer.Option("-k", min=1, help="recommendations per user")] = 5,
     ) -> None:
         """Start Neo4j, ingest the bundled sample, embed, train, evaluate, recommend and explain."""
-        try:
+        with failing_cleanly():
             report = run_demo(Settings(), source, epochs, k, step=lambda s: console.rule(s))
-        except KgrecError as error:
-            console.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(code=1) from error
         print_demo(report)

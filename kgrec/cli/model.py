@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kgrec.cli.common import console, failing_cleanly, newest_checkpoint, open_graph
 from kgrec.config import Settings
-from kgrec.kg.connection import GraphConnection
-from kgrec.kg.errors import KgrecError
 
-console = Console()
+if TYPE_CHECKING:
+    from kgrec.gnn.recommender import Recommendation, Recommender
+    from kgrec.kg.embeddings import TextMatch
 
+__all__ = ["newest_checkpoint", "register"]  # newest_checkpoint: still imported from here by bundles/serve
 
-def _fail(error: KgrecError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {error}")
-    return typer.Exit(code=1)
-
-
-def newest_checkpoint(settings: Settings, kind: str | None = None) -> Path | None:
-    """The newest checkpoint under the runs folder (``kind``: file stem such as ``hetero_sage``)."""
-    if not settings.runs_dir.is_dir():
-        return None
-    pattern = f"**/{kind}.pt" if kind else "**/*.pt"
-    found = sorted(settings.runs_dir.glob(pattern), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
+# --hidden / --layers per trainable model: the registry name → (width field, depth field) of its config
+_SIZE_FIELDS = {"hetero_sage": ("hidden", "num_layers"), "lightgcn": ("embedding_dim", "num_layers")}
 
 
-def _recs_table(title: str, recs: list) -> Table:  # type: ignore[type-arg]
+def _recs_table(title: str, recs: Sequence[Recommendation | TextMatch]) -> Table:
     table = Table(title=title)
     for column in ("#", "product", "score", "title"):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
@@ -51,13 +43,9 @@ def register(app: typer.Typer) -> None:
         """Encode product texts with the sentence-transformer and store them on Product nodes."""
         from kgrec.kg.embeddings import TextEncoder, embed_products
 
-        settings = Settings()
-        try:
-            with GraphConnection(settings.credentials()) as conn, console.status("encoding product texts…"):
-                encoder = TextEncoder(settings.embedding_model, device or settings.device)
-                s = embed_products(conn, encoder, force=force)
-        except KgrecError as error:
-            raise _fail(error) from error
+        with open_graph() as (settings, conn), console.status("encoding product texts…"):
+            encoder = TextEncoder(settings.embedding_model, device or settings.device)
+            s = embed_products(conn, encoder, force=force)
         console.print(
             f"{s.products:,} products: {s.encoded:,} encoded, {s.cached:,} unchanged (cached), "
             f"{s.without_text:,} without text; {s.dimensions} dimensions, vector index ready"
@@ -65,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train(
-        model: Annotated[str, typer.Option(help="gnn (knowledge-graph SAGE) or lightgcn")] = "gnn",
+        model: Annotated[str, typer.Option(help="hetero_sage (knowledge-graph SAGE) or lightgcn")] = "hetero_sage",
         epochs: Annotated[int, typer.Option(min=1)] = 40,
         device: Annotated[str | None, typer.Option(help="cpu, cuda or auto (default: settings)")] = None,
         out: Annotated[Path | None, typer.Option(help="run folder (default: <runs_dir>/<time>-<model>)")] = None,
@@ -74,37 +62,36 @@ def register(app: typer.Typer) -> None:
         lr: Annotated[float, typer.Option()] = 0.01,
         batch_size: Annotated[int, typer.Option(min=1)] = 8192,
         patience: Annotated[int, typer.Option(min=1)] = 10,
-        hidden: Annotated[int, typer.Option(min=4)] = 64,
-        layers: Annotated[int, typer.Option(min=1)] = 2,
+        hidden: Annotated[int, typer.Option(min=4, help="embedding width")] = 64,
+        layers: Annotated[int, typer.Option(min=1, help="message-passing layers")] = 2,
     ) -> None:
         """Export the graph, split it (temporal for orders), train with early stopping, test, checkpoint."""
-        from kgrec.gnn.models.hetero_sage import HeteroSAGEConfig
         from kgrec.gnn.plots import history_table
         from kgrec.gnn.train import RunConfig, TrainConfig, train_on_graph
 
+        if model not in _SIZE_FIELDS:
+            raise typer.BadParameter(f"use one of {', '.join(_SIZE_FIELDS)}", param_hint="--model")
         settings = Settings()
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         run_dir = out or settings.runs_dir / f"{stamp}-{model}"
+        width, depth = _SIZE_FIELDS[model]
         config = RunConfig(
-            model=model,  # type: ignore[arg-type]
-            gnn=HeteroSAGEConfig(hidden=hidden, num_layers=layers),
+            model=model,
+            model_config={width: hidden, depth: layers},
             train=TrainConfig(
                 epochs=epochs,
                 lr=lr,
                 batch_size=batch_size,
                 patience=patience,
-                loss=loss,
+                loss=loss,  # type: ignore[arg-type]
                 negatives=negatives,  # type: ignore[arg-type]
                 seed=settings.seed,
                 device=device or settings.device,
             ),
             out_dir=str(run_dir),
         )
-        try:
-            with GraphConnection(settings.credentials()) as conn:
-                result = train_on_graph(conn, config)
-        except KgrecError as error:
-            raise _fail(error) from error
+        with open_graph(settings) as (_, conn):
+            result = train_on_graph(conn, config)
         console.print(history_table(result))
         console.print(
             f"best epoch {result.best_epoch}: valid {result.metric} = {result.best_valid:.4f} "
@@ -122,7 +109,7 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         checkpoint: Annotated[
-            list[Path] | None, typer.Option(help="checkpoint(s); default: newest gnn and lightgcn")
+            list[Path] | None, typer.Option(help="checkpoint(s); default: newest hetero_sage and lightgcn")
         ] = None,
         split: Annotated[str, typer.Option(help="test or valid")] = "test",
         baselines: Annotated[bool, typer.Option(help="also fit popularity, item-kNN, EASE, text")] = True,
@@ -132,11 +119,8 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings()
         paths = list(checkpoint or [p for k in ("hetero_sage", "lightgcn") if (p := newest_checkpoint(settings, k))])
-        try:
-            with GraphConnection(settings.credentials()) as conn:
-                table, prepared = compare_checkpoints(conn, paths, split, baselines, settings.seed)
-        except KgrecError as error:
-            raise _fail(error) from error
+        with open_graph(settings) as (_, conn):
+            table, prepared = compare_checkpoints(conn, paths, split, baselines, settings.seed)
         out = Table(
             title=f"{split} split ({prepared.split_kind}), {getattr(prepared.split, split).num_edges:,} targets"
         )
@@ -159,16 +143,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Top-k products for a user (or for an anonymous basket with --basket)."""
         settings = Settings()
-        try:
+        with failing_cleanly():
             rec = _recommender(settings, checkpoint)
-            with GraphConnection(settings.credentials()) as conn:
-                rec.refresh(conn)
+        with open_graph(settings) as (_, conn):
+            rec.refresh(conn)
             if basket:
                 recs = rec.recommend_for_basket([b.strip() for b in basket.split(",") if b.strip()], k)
             else:
                 recs = rec.recommend(user_id, k, exclude_purchased=not include_purchased)
-        except KgrecError as error:
-            raise _fail(error) from error
         console.print(_recs_table(f"recommendations for {'basket' if basket else user_id}", recs))
 
     @app.command("similar")
@@ -179,23 +161,20 @@ def register(app: typer.Typer) -> None:
         checkpoint: Annotated[Path | None, typer.Option(help="default: newest hetero_sage checkpoint")] = None,
     ) -> None:
         """Products bought with a product (co-purchase head), or nearest by text with --text."""
-        settings = Settings()
-        try:
-            with GraphConnection(settings.credentials()) as conn:
-                if text:
-                    from kgrec.kg.embeddings import TextEncoder, similar_products_by_text
+        recs: Sequence[Recommendation | TextMatch]
+        with open_graph() as (settings, conn):
+            if text:
+                from kgrec.kg.embeddings import TextEncoder, similar_products_by_text
 
-                    recs = similar_products_by_text(
-                        conn, product_id, k, TextEncoder(settings.embedding_model, settings.device)
-                    )
-                else:
-                    recs = _recommender(settings, checkpoint).refresh(conn).similar_products(product_id, k)
-        except KgrecError as error:
-            raise _fail(error) from error
+                recs = similar_products_by_text(
+                    conn, product_id, k, TextEncoder(settings.embedding_model, settings.device)
+                )
+            else:
+                recs = _recommender(settings, checkpoint).refresh(conn).similar_products(product_id, k)
         console.print(_recs_table(f"similar to {product_id!r}", recs))
 
 
-def _recommender(settings: Settings, checkpoint: Path | None):  # type: ignore[no-untyped-def]
+def _recommender(settings: Settings, checkpoint: Path | None) -> Recommender:
     from kgrec.gnn.recommender import Recommender
     from kgrec.kg.errors import ModelError
 

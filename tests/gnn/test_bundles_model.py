@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from kgrec.gnn.contract import Interactions
+from kgrec.gnn.contract import Interactions, LinkSplit
 from kgrec.gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel, info_nce
+from kgrec.gnn.train import TrainConfig, train_model
 from kgrec.kg.errors import ModelError
 
 # users 0-3 like "tea" items 0-2, users 4-7 like "garden" items 3-5
@@ -24,10 +24,13 @@ def trained(epochs: int = 60) -> CrossViewBundleModel:
     model = CrossViewBundleModel(
         8, 4, 6, edges(USER_ITEMS), edges(BUNDLE_ITEMS), BundleModelConfig(dim=16, edge_drop=0.0, seed=1)
     )
-    model.fit(Interactions(8, 4, edges(USER_BUNDLES)))
-    opt, rng = torch.optim.Adam(model.parameters(), lr=0.05), np.random.default_rng(0)
-    losses = [model.train_epoch(opt, rng, batch_size=8) for _ in range(epochs)]
-    assert losses[-1] < losses[0]
+    train = Interactions(8, 4, edges(USER_BUNDLES))
+    model.fit(train)
+    config = TrainConfig(epochs=epochs, batch_size=8, lr=0.05, weight_decay=0.0, num_negatives=2, progress=False)
+    none = Interactions(8, 4, edges(USER_BUNDLES)[:, :0])
+    result = train_model(model, LinkSplit(train, none, none), config)  # no validation: every epoch, last weights
+    losses = [s.loss for s in result.history]
+    assert losses[-1] < losses[0] and result.best_epoch == epochs
     return model
 
 
@@ -63,3 +66,14 @@ def test_fit_validates_sizes_and_order() -> None:
 def test_info_nce_prefers_aligned_views() -> None:
     x = torch.eye(4)
     assert info_nce(x, x, 0.25) < info_nce(x, x[[1, 2, 3, 0]], 0.25)
+
+
+def test_edge_dropout_is_redrawn_every_epoch() -> None:
+    model = CrossViewBundleModel(8, 4, 6, edges(USER_ITEMS), edges(BUNDLE_ITEMS), BundleModelConfig(edge_drop=0.5))
+    with pytest.raises(ModelError):
+        model.begin_epoch()
+    model.fit(Interactions(8, 4, edges(USER_BUNDLES)))
+    first = model._graphs["ui"].to_dense()
+    model.begin_epoch()
+    assert not torch.equal(first, model._graphs["ui"].to_dense())
+    assert model._eval_graphs["ui"].to_dense().count_nonzero() > first.count_nonzero()

@@ -37,6 +37,7 @@ def test_recommender_serves_known_and_cold_start_entities(graph: GraphConnection
             train=TrainConfig(epochs=4, batch_size=64, lr=0.01, progress=False),
         ),
     )
+    assert result.checkpoint is not None
     rec = Recommender.load(result.checkpoint, device="cpu")
     with pytest.raises(ModelError):
         rec.recommend("U000")  # no graph context yet: constructors never touch the database

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from kgrec.gnn.data import BUYS, CO_PURCHASED, DataConfig, copurchase_pairs, prepare_data
+from kgrec.gnn.data import BUYS, CO_PURCHASED, DataConfig, PreparedData, copurchase_pairs, prepare_data
 from kgrec.gnn.splits import official_split, random_split, temporal_split
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import ModelError
@@ -107,7 +107,8 @@ def _pairs_t(edge_index: torch.Tensor) -> set[tuple[int, int]]:
     return set(map(tuple, edge_index.t().tolist()))
 
 
-def _valid_start(snap: GraphSnapshot, prepared) -> int:
+def _valid_start(snap: GraphSnapshot, prepared: PreparedData) -> int:
+    assert snap.orders is not None
     ts = temporal_split(snap.orders, snap.num("user"), snap.num("product"), 0.15, 0.15)
     assert torch.equal(ts.split.train.edge_index, prepared.split.train.edge_index)
     return ts.valid_start

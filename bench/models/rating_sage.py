@@ -20,22 +20,23 @@ The decoder predicts a residual around the global mean and learned biases, clamp
     \hat r_{ui} = \mathrm{clamp}_{[1,5]}\big(\mu + b_u + b_i
         + \mathrm{MLP}([z_u, z_i, z_u \odot z_i])\big)
 
-Training (:func:`train_rating_model`) minimises MSE full-batch; in every step a random
-``supervise_frac`` of the training ratings is the supervision and is removed from the message
-graph, so the model never reads a rating off its own edge. At evaluation all training ratings
-are messages. Early stopping on validation RMSE.
+Training (:func:`train_rating_model`, through the one loop ``gnn.train.run_training``) minimises
+MSE full-batch; in every step a random ``supervise_frac`` of the training ratings is the
+supervision and is removed from the message graph, so the model never reads a rating off its own
+edge. At evaluation all training ratings are messages. Early stopping on validation RMSE.
+Benchmark-only (``bench/rating_ml100k.py``).
 """
 
 from __future__ import annotations
 
-import copy
-import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
 
+from kgrec.gnn.train import TrainConfig, TrainResult, Validation, run_training
 from kgrec.kg.errors import ModelError
 
 LEVELS = (1, 2, 3, 4, 5)
@@ -58,28 +59,18 @@ class Ratings:
 
 @dataclass(frozen=True)
 class RatingConfig:
+    """Architecture of :class:`RatingGNN` (optimisation knobs live in ``gnn.train.TrainConfig``)."""
+
     hidden: int = 64
     layers: int = 1
     dropout: float = 0.4
-    lr: float = 0.01
-    weight_decay: float = 3e-4
-    max_epochs: int = 400
-    patience: int = 40
     supervise_frac: float = 0.4
-    seed: int = 0
-
-
-@dataclass
-class RatingHistory:
-    best_epoch: int = 0
-    best_valid_rmse: float = float("inf")
-    epochs: int = 0
-    epoch_s: list[float] = field(default_factory=list)
-    valid_rmse: list[float] = field(default_factory=list)
 
 
 class RatingGNN(nn.Module):
     """Rating-typed hetero GraphSAGE encoder + biased MLP edge regressor."""
+
+    name = "rating_sage"
 
     def __init__(
         self,
@@ -159,43 +150,25 @@ def rmse(pred: Tensor, target: Tensor) -> float:
     return float(torch.sqrt(torch.mean((pred.float() - target.float()) ** 2)))
 
 
-def train_rating_model(model: RatingGNN, train: Ratings, valid: Ratings, log_every: int = 20) -> RatingHistory:
-    """Full-batch MSE with message/supervision partition per step; keeps the best-valid state."""
-    c = model.config
+def train_rating_model(model: RatingGNN, train: Ratings, valid: Ratings, config: TrainConfig) -> TrainResult:
+    """Full-batch MSE with a fresh message/supervision partition per step; early stopping on valid RMSE."""
     if len(train) == 0 or len(valid) == 0:
         raise ModelError("rating training needs non-empty train and valid ratings")
-    gen = torch.Generator().manual_seed(c.seed)
-    torch.manual_seed(c.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
     full_graph = message_graph(train)
-    hist, best, bad = RatingHistory(), None, 0
-    for epoch in range(1, c.max_epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        sup = torch.rand(len(train), generator=gen) < c.supervise_frac
-        target = train.subset(sup)
-        pred = model(message_graph(train.subset(~sup)), target.users, target.items)
-        loss = torch.mean((pred - target.values) ** 2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        hist.epoch_s.append(time.perf_counter() - t0)
-        v = rmse(model.predict(full_graph, valid.users, valid.items), valid.values)
-        hist.valid_rmse.append(v)
-        hist.epochs = epoch
-        if v < hist.best_valid_rmse:
-            hist.best_valid_rmse, hist.best_epoch, bad = v, epoch, 0
-            best = copy.deepcopy(model.state_dict())
-        else:
-            bad += 1
-        if log_every and epoch % log_every == 0:
-            print(f"epoch {epoch} train mse {float(loss):.4f} valid rmse {v:.4f}", flush=True)
-        if bad >= c.patience:
-            break
-    if best is not None:
-        model.load_state_dict(best)
-    model.eval()
-    return hist
+
+    def batches(epoch: int) -> Iterator[Tensor]:
+        yield torch.rand(len(train), generator=gen) < model.config.supervise_frac
+
+    def loss(supervised: Tensor) -> Tensor:
+        target = train.subset(supervised)
+        pred = model(message_graph(train.subset(~supervised)), target.users, target.items)
+        return torch.mean((pred - target.values) ** 2)
+
+    def validate() -> dict[str, float]:
+        return {"rmse": rmse(model.predict(full_graph, valid.users, valid.items), valid.values)}
+
+    return run_training(model, batches, loss, Validation(validate, "rmse", minimize=True), config, model.name)
 
 
 def fit_biases(

@@ -1,13 +1,14 @@
-r"""Product↔product compatibility for basket completion: LightGCN over the co-purchase graph.
+r"""Benchmark-only model for basket completion: LightGCN over the co-purchase graph.
 
-The model, its configuration and the basket co-occurrence counts it is built from; the math is in
-:class:`CoPurchaseGNN`'s docstring. Used by ``gnn.bundles`` (as a ``ProductScorer``) and by
-``bench/basket_online_retail.py``.
+Product↔product compatibility; the math is in :class:`CoPurchaseGNN`'s docstring. The basket
+matrix, its co-occurrence and the normalised adjacency come from ``gnn.graph_ops``; training goes
+through the one loop, ``gnn.train.run_training`` (:func:`train_copurchase`). Used by
+``bench/basket_online_retail.py``; anything with ``score_products`` can feed ``gnn.bundles``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,17 +17,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kgrec.gnn.graph_ops import basket_matrix, cooccurrence, normalized_adjacency, top_k_per_row
+from kgrec.gnn.train import TrainConfig, TrainResult, Validation, run_training
+
+Basket = tuple[list[list[int]], list[int]]  # (contexts, held-out targets)
+
 
 @dataclass(frozen=True)
 class CoPurchaseConfig:
-    """Hyper-parameters of :class:`CoPurchaseGNN`."""
+    """Architecture of :class:`CoPurchaseGNN` (optimisation knobs live in ``gnn.train.TrainConfig``)."""
 
     dim: int = 64
     layers: int = 2
     neighbours: int = 64
     max_context: int = 40
-    lr: float = 5e-3
-    batch_size: int = 512
     evidence: bool = True
     seed: int = 42
 
@@ -40,15 +44,7 @@ class CoPurchaseCounts:
 
     @classmethod
     def from_baskets(cls, baskets: Sequence[Sequence[int]], num_products: int) -> CoPurchaseCounts:
-        rows = np.repeat(np.arange(len(baskets)), [len(b) for b in baskets])
-        cols = np.fromiter((i for b in baskets for i in b), dtype=np.int64, count=len(rows))
-        x = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), (len(baskets), num_products))
-        x.data[:] = 1.0
-        c = (x.T @ x).tocsr()
-        orders = c.diagonal().copy()
-        c.setdiag(0)
-        c.eliminate_zeros()
-        return cls(c, orders)
+        return cls(*cooccurrence(basket_matrix(baskets, num_products)))
 
     def confidence(self, leave_one_out: bool = False) -> sp.csr_matrix:
         """Row-normalised ``together / orders`` (``orders - 1`` when one basket is held out)."""
@@ -58,28 +54,15 @@ class CoPurchaseCounts:
 
 def copurchase_graph(counts: CoPurchaseCounts, neighbours: int) -> Tensor:
     r""":math:`D^{-1/2} W D^{-1/2}` of the top-``neighbours`` co-purchase graph, ``W = log(1 + orders)``."""
-    c, n = counts.together, counts.together.shape[0]
-    keep_r, keep_c, keep_v = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
-    for a in range(n):
-        lo, hi = c.indptr[a], c.indptr[a + 1]
-        top = np.argsort(-c.data[lo:hi], kind="stable")[:neighbours] + lo
-        keep_r.append(np.full(len(top), a))
-        keep_c.append(c.indices[top])
-        keep_v.append(np.log1p(c.data[top]))
-    w = sp.coo_matrix((np.concatenate(keep_v), (np.concatenate(keep_r), np.concatenate(keep_c))), (n, n)).tocsr()
-    w = w.maximum(w.T).tocoo()
-    deg = np.asarray(w.sum(1)).ravel()
-    inv = np.where(deg > 0, deg, 1.0) ** -0.5
-    values = (inv[w.row] * w.data * inv[w.col]).astype(np.float32)
+    top = top_k_per_row(counts.together, neighbours)
+    w = top.maximum(top.T).tocoo()  # keep an edge when either end ranks it
     index = torch.from_numpy(np.stack([w.row, w.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(index, torch.from_numpy(values), (n, n)).coalesce()
+    return normalized_adjacency(index, w.shape[0], torch.from_numpy(np.log1p(w.data).astype(np.float32)))
 
 
 def _pool(contexts: Sequence[Sequence[int]], n: int) -> sp.csr_matrix:
-    rows = np.repeat(np.arange(len(contexts)), [len(c) for c in contexts])
-    cols = np.fromiter((i for c in contexts for i in c), dtype=np.int64, count=len(rows))
-    vals = 1.0 / np.repeat([max(len(c), 1) for c in contexts], [len(c) for c in contexts])
-    return sp.csr_matrix((vals.astype(np.float32), (rows, cols)), (len(contexts), n))
+    x = basket_matrix(contexts, n)
+    return sp.diags(1.0 / np.maximum(np.asarray(x.sum(1)).ravel(), 1.0)).astype(np.float32) @ x
 
 
 class CoPurchaseGNN(torch.nn.Module):
@@ -100,6 +83,7 @@ class CoPurchaseGNN(torch.nn.Module):
     """
 
     eps = 1e-4
+    name = "copurchase_gcn"
 
     def __init__(
         self, counts: CoPurchaseCounts, text: Tensor | None = None, config: CoPurchaseConfig | None = None
@@ -117,6 +101,7 @@ class CoPurchaseGNN(torch.nn.Module):
         self.evidence_weight = torch.nn.Parameter(
             torch.tensor(1.0 if self.config.evidence else 0.0), requires_grad=self.config.evidence
         )
+        self.text: Tensor
         self.register_buffer("text", text.float() if text is not None else torch.zeros(n, 0))
         self.proj = torch.nn.Linear(self.text.size(1), d, bias=False) if self.text.size(1) else None
 
@@ -169,32 +154,31 @@ class CoPurchaseGNN(torch.nn.Module):
                 out = out + self.evidence_weight * torch.log(self.eps + conf)
             return out
 
-    def fit_baskets(self, baskets: Sequence[Sequence[int]], epochs: int, on_epoch=None) -> list[float]:
-        """Leave-one-out softmax training; ``on_epoch(epoch, loss)`` may return False to stop."""
-        cfg = self.config
-        rng = np.random.default_rng(cfg.seed)
-        usable = [np.asarray(b) for b in baskets if len(b) >= 2]
-        opt = torch.optim.Adam(self.parameters(), lr=cfg.lr)
-        losses = []
-        for epoch in range(1, epochs + 1):
-            self.train()
-            total = 0.0
-            for start in range(0, len(usable), cfg.batch_size):
-                chunk = usable[start : start + cfg.batch_size]
-                targets, contexts = [], []
-                for b in chunk:
-                    b = rng.permutation(b)
-                    targets.append(int(b[0]))
-                    contexts.append(b[1 : 1 + cfg.max_context].tolist())
-                logits = self._logits(self.product_embeddings(), contexts, targets)
-                loss = F.cross_entropy(logits, torch.tensor(targets))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(chunk)
-            losses.append(total / max(len(usable), 1))
-            rng.shuffle(usable)
-            if on_epoch is not None and on_epoch(epoch, losses[-1]) is False:
-                break
-        self.eval()
-        return losses
+    def basket_loss(self, batch: Basket) -> Tensor:
+        """Full-softmax cross-entropy of the held-out items given the rest of their baskets."""
+        contexts, targets = batch
+        logits = self._logits(self.product_embeddings(), contexts, targets)
+        return F.cross_entropy(logits, torch.tensor(targets))
+
+
+def leave_one_out_batches(
+    baskets: Sequence[Sequence[int]], batch_size: int, max_context: int, seed: int
+) -> Iterator[Basket]:
+    """Baskets of 2+ items in a seeded random order; each hides one random item (the target)."""
+    rng = np.random.default_rng(seed)
+    usable = [np.asarray(b) for b in baskets if len(b) >= 2]
+    order = rng.permutation(len(usable))
+    for start in range(0, len(usable), batch_size):
+        shuffled = [rng.permutation(usable[k]) for k in order[start : start + batch_size]]
+        yield [b[1 : 1 + max_context].tolist() for b in shuffled], [int(b[0]) for b in shuffled]
+
+
+def train_copurchase(
+    model: CoPurchaseGNN, baskets: Sequence[Sequence[int]], config: TrainConfig, validation: Validation | None = None
+) -> TrainResult:
+    """Leave-one-out softmax training through the one loop (``gnn.train.run_training``)."""
+
+    def batches(epoch: int) -> Iterator[Basket]:
+        return leave_one_out_batches(baskets, config.batch_size, model.config.max_context, config.seed + epoch)
+
+    return run_training(model, batches, model.basket_loss, validation, config, name=model.name)
