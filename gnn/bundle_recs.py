@@ -15,8 +15,9 @@ import torch
 from torch import Tensor
 
 from kgrec.gnn.bundles import BundleError, user_products
-from kgrec.gnn.contract import Interactions
+from kgrec.gnn.contract import Interactions, LinkSplit
 from kgrec.gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
+from kgrec.gnn.train import TrainConfig, train_model
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.schema import Label, Rel
 
@@ -80,10 +81,11 @@ def fit_bundle_model(
     model = CrossViewBundleModel(
         len(users), len(bundles), len(items), arr("ui", users, items), arr("bi", bundles, items), cfg
     )
-    model.fit(Interactions(len(users), len(bundles), arr("ub", users, bundles)))
-    opt, rng = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=l2), np.random.default_rng(cfg.seed)
-    for _ in range(epochs):
-        model.train_epoch(opt, rng)
+    train = Interactions(len(users), len(bundles), arr("ub", users, bundles))
+    model.fit(train)
+    none = Interactions(len(users), len(bundles), torch.zeros(2, 0, dtype=torch.long))
+    schedule = TrainConfig(epochs, 2048, lr, l2, num_negatives=1, seed=cfg.seed, device="cpu", progress=False)
+    train_model(model, LinkSplit(train, none, none), schedule)
     return BundleModelLink(model.eval(), users, bundles, items)
 
 
