@@ -19,9 +19,7 @@ from kgrec.gnn.contract import Interactions, LinkSplit
 from kgrec.gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
 from kgrec.gnn.train import TrainConfig, train_model
 from kgrec.kg.connection import GraphConnection
-from kgrec.kg.schema import Label, Rel
-
-_P, _U, _PURCH = Label.PRODUCT.value, Label.USER.value, Rel.PURCHASED.value
+from kgrec.queries.runner import run
 
 
 @dataclass(frozen=True)
@@ -44,17 +42,11 @@ class BundleRecommendation:
     reasons: list[str]
 
 
-_BUNDLES = (
-    f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) "
-    f"OPTIONAL MATCH (b)<-[r:{Rel.INTERACTED_WITH.value}]-(:{_U}) "
-    "RETURN b.id AS id, b.title AS title, b.source AS source, collect(DISTINCT p.id) AS items, "
-    "count(DISTINCT r) AS users ORDER BY id"
-)
-_USER_BUNDLES = f"MATCH (:{_U} {{id: $user}})-[:{Rel.INTERACTED_WITH.value}]->(b) RETURN b.id AS id"
-_EDGES = {
-    "ub": f"MATCH (u:{_U})-[:{Rel.INTERACTED_WITH.value}]->(b:{Label.BUNDLE.value}) RETURN u.id AS a, b.id AS b",
-    "bi": f"MATCH (b:{Label.BUNDLE.value})-[:{Rel.INCLUDES.value}]->(p:{_P}) RETURN b.id AS a, p.id AS b",
-    "ui": f"MATCH (u:{_U})-[:{_PURCH}]->(p:{_P}) RETURN u.id AS a, p.id AS b",
+#: The bundle GNN's three views: (named query, source column, target column) per view.
+_EDGE_QUERIES = {
+    "ub": ("user_bundle_edges", "user_id", "bundle_id"),
+    "bi": ("bundle_item_edges", "bundle_id", "product_id"),
+    "ui": ("user_item_edges", "user_id", "product_id"),
 }
 
 
@@ -62,7 +54,7 @@ def fit_bundle_model(
     conn: GraphConnection, epochs: int = 30, config: BundleModelConfig | None = None, lr: float = 2e-3, l2: float = 1e-4
 ) -> BundleModelLink:
     """Train the user→bundle model on the graph's INTERACTED_WITH, INCLUDES and PURCHASED edges."""
-    edges = {k: [(r["a"], r["b"]) for r in conn.read_stream(q)] for k, q in _EDGES.items()}
+    edges = {k: [(r[a], r[b]) for r in run(conn, name)] for k, (name, a, b) in _EDGE_QUERIES.items()}
     users = {u: i for i, u in enumerate(sorted({a for k in ("ub", "ui") for a, _ in edges[k]}))}
     # bundles nobody interacted with stay out: recommend_bundles scores them from their items
     bundles = {b: i for i, b in enumerate(sorted({b for _, b in edges["ub"]}))}
@@ -94,8 +86,12 @@ def recommend_bundles(
 ) -> list[BundleRecommendation]:
     """Top ``k`` Bundle nodes for ``user_id`` (bundles they already interacted with excluded)."""
     bought = set(user_products(conn, user_id, limit=10_000))
-    done = {r["id"] for r in conn.read(_USER_BUNDLES, {"user": user_id})}
-    rows = [{**r, "items": sorted(r["items"])} for r in conn.read(_BUNDLES) if r["id"] not in done]
+    done = {r["bundle_id"] for r in run(conn, "user_bundles", user_id=user_id)}
+    rows = [
+        {**r, "id": r["bundle_id"], "items": sorted(r["items"])}
+        for r in run(conn, "bundle_catalogue")
+        if r["bundle_id"] not in done
+    ]
     if not rows:
         return []
     top_pop = max(r["users"] for r in rows) or 1

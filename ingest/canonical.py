@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -128,13 +128,6 @@ class CanonicalTables:
     def present(self) -> list[tuple[str, pd.DataFrame]]:
         """(name, frame) of every file present, in write order."""
         return [(name, frame) for name in FILE_ORDER if (frame := getattr(self, name)) is not None]
-
-    def total_rows(self) -> int:
-        return sum(len(frame) for _, frame in self.present())
-
-
-def table_names() -> list[str]:
-    return [f.name for f in fields(CanonicalTables) if f.name in SPECS]
 
 
 def sanitize_property(column: str) -> str:

@@ -20,10 +20,11 @@ from tqdm import tqdm
 from kgrec.ingest import writer
 from kgrec.ingest.canonical import CanonicalTables, read_folder
 from kgrec.ingest.validate import FileValidation, Lookup, validate_tables
-from kgrec.kg.connection import DEFAULT_BATCH_SIZE, GraphConnection, WriteSummary
+from kgrec.kg import cypher
+from kgrec.kg.connection import DEFAULT_WRITE_BATCH_SIZE, GraphConnection, WriteSummary, batched
 from kgrec.kg.copurchase import DEFAULT_MIN_ORDERS, CopurchaseSummary, recompute_bought_with
 from kgrec.kg.errors import IngestError
-from kgrec.kg.schema import Label, Rel, ensure_schema
+from kgrec.kg.schema import Label, ensure_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -113,18 +114,14 @@ class IngestReport:
         return out
 
 
-def graph_lookup(conn: GraphConnection, batch_size: int = 10_000) -> Lookup:
+def graph_lookup(conn: GraphConnection, read_batch_size: int = 10_000) -> Lookup:
     """A validation lookup answering which product/order/bundle ids the graph already holds."""
-    labels = {"product": Label.PRODUCT.value, "order": Label.ORDER.value, "bundle": Label.BUNDLE.value}
+    labels = {"product": Label.PRODUCT, "order": Label.ORDER, "bundle": Label.BUNDLE}
 
     def lookup(kind: str, ids: list[str]) -> set[str]:
         found: set[str] = set()
-        for start in range(0, len(ids), batch_size):
-            rows = conn.read(
-                f"UNWIND $ids AS id MATCH (n:{labels[kind]} {{id: id}}) RETURN n.id AS id",
-                {"ids": ids[start : start + batch_size]},
-            )
-            found |= {r["id"] for r in rows}
+        for chunk in batched(ids, read_batch_size):
+            found |= {r["id"] for r in conn.read(cypher.EXISTING_IDS[labels[kind]], {"ids": chunk})}
         return found
 
     return lookup
@@ -150,11 +147,7 @@ def _affected_users(conn: GraphConnection, results: dict[str, FileValidation]) -
         users |= set(results["orders"].accepted["user_id"])
     if "order_items" in results:
         order_ids = sorted(set(results["order_items"].accepted["order_id"]))
-        rows = conn.read(
-            f"UNWIND $ids AS id MATCH (u:{Label.USER.value})-[:{Rel.PLACED.value}]->"
-            f"(:{Label.ORDER.value} {{id: id}}) RETURN DISTINCT u.id AS id",
-            {"ids": order_ids},
-        )
+        rows = conn.read(cypher.USERS_OF_ORDERS, {"ids": order_ids})
         users |= {r["id"] for r in rows}
     if "interactions" in results:
         frame = results["interactions"].accepted
@@ -168,12 +161,15 @@ def ingest_tables(
     *,
     source: str = "tables",
     quarantine_dir: Path | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    write_batch_size: int = DEFAULT_WRITE_BATCH_SIZE,
     copurchase: bool = True,
     min_orders: int = DEFAULT_MIN_ORDERS,
     progress: bool = False,
 ) -> IngestReport:
-    """Validate and write ``tables``; quarantine files go to ``quarantine_dir/<source>/`` if given."""
+    """Validate and write ``tables``; quarantine files go to ``quarantine_dir/<source>/`` if given.
+
+    ``write_batch_size``: rows per UNWIND write transaction (``Settings.write_batch_size``).
+    """
     started = time.perf_counter()
     ensure_schema(conn)
     results = validate_tables(tables, graph_lookup(conn))
@@ -195,7 +191,7 @@ def ingest_tables(
         with tqdm(
             total=len(result.accepted), desc=f"write {name}", unit="row", disable=not progress, leave=False
         ) as bar:
-            total += writers[name](conn, result.accepted, batch_size, bar.update)
+            total += writers[name](conn, result.accepted, write_batch_size, bar.update)
         report.timings[f"write {name}"] = time.perf_counter() - step
     step = time.perf_counter()
     users = _affected_users(conn, results)
@@ -206,7 +202,7 @@ def ingest_tables(
     report.purchased_users = len(users)
     if copurchase and "order_items" in results and len(results["order_items"].accepted):
         step = time.perf_counter()
-        report.copurchase = recompute_bought_with(conn, min_orders=min_orders, batch_size=batch_size)
+        report.copurchase = recompute_bought_with(conn, min_orders=min_orders, write_batch_size=write_batch_size)
         total += WriteSummary(relationships_created=report.copurchase.relationships)
         report.timings["copurchase"] = time.perf_counter() - step
     report.nodes_created = total.nodes_created
@@ -258,7 +254,7 @@ def ingest_source(
     *,
     data_dir: Path | None = None,
     quarantine_dir: Path | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    write_batch_size: int = DEFAULT_WRITE_BATCH_SIZE,
     copurchase: bool = True,
     min_orders: int = DEFAULT_MIN_ORDERS,
     progress: bool = False,
@@ -271,15 +267,10 @@ def ingest_source(
         tables,
         source=str(source),
         quarantine_dir=quarantine_dir,
-        batch_size=batch_size,
+        write_batch_size=write_batch_size,
         copurchase=copurchase,
         min_orders=min_orders,
         progress=progress,
     )
     report.seconds = time.perf_counter() - started
     return report
-
-
-def ingest_folder(conn: GraphConnection, folder: Path, **options: Any) -> IngestReport:
-    """Ingest a canonical folder (see ``ingest_source`` for the options)."""
-    return ingest_source(conn, Path(folder), **options)

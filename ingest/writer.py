@@ -25,22 +25,22 @@ from kgrec.ingest.canonical import (
     extra_columns,
     sanitize_property,
 )
+from kgrec.kg import cypher
 from kgrec.kg.connection import GraphConnection, WriteSummary
-from kgrec.kg.schema import Label, Rel
+from kgrec.kg.schema import Label
 
 Progress = Callable[[int], None] | None
 
-P, U, O, C, B, A, BR = (  # noqa: E741 (replaced by the Cypher vocabulary module)
-    Label.PRODUCT.value,
-    Label.USER.value,
-    Label.ORDER.value,
-    Label.CATEGORY.value,
-    Label.BUNDLE.value,
-    Label.ATTRIBUTE.value,
-    Label.BRAND.value,
-)
-
-EVENT_RELS: dict[str, str] = {"view": Rel.VIEWED.value, "cart": Rel.ADDED_TO_CART.value}
+#: Interaction type → the statement that records its events.
+EVENT_WRITES: dict[str, str] = {
+    "view": cypher.VIEWS,
+    "cart": cypher.CART_ADDS,
+    "purchase": cypher.DIRECT_PURCHASES,
+}
+#: Source of the bundles an input file gives (mined ones are ``kg.bundle_mining.MINED_SOURCE``).
+GIVEN_SOURCE = "given"
+#: Users per transaction when PURCHASED is rebuilt (each row reads all of a user's orders).
+PURCHASED_BATCH_SIZE = 500
 
 # -- row building ---------------------------------------------------------------------------------
 
@@ -83,10 +83,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 # -- nodes ----------------------------------------------------------------------------------------
+# Each writer takes ``write_batch_size``: rows per UNWIND write transaction (Settings.write_batch_size).
 
 
 def write_products(
-    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+    conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int, progress: Progress = None
 ) -> WriteSummary:
     """Product nodes with title, description, price and extra columns as properties."""
     rows = _records(frame[["product_id", "title", "description", "price"]])
@@ -94,17 +95,13 @@ def write_products(
         row["title"] = row["title"] or ""
         row["description"] = row["description"] or ""
         row["props"] = props
-    cypher = (
-        f"UNWIND $rows AS r MERGE (p:{P} {{id: r.product_id}}) "
-        "SET p.title = r.title, p.description = r.description, p.price = r.price SET p += r.props"
-    )
-    total = conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
-    total += write_categories(conn, frame, batch_size)
-    total += write_brands(conn, frame, batch_size)
-    return total + write_attributes(conn, frame, P, "product_id", batch_size)
+    total = conn.write_batches(cypher.PRODUCTS, rows, write_batch_size=write_batch_size, on_batch=progress)
+    total += write_categories(conn, frame, write_batch_size)
+    total += write_brands(conn, frame, write_batch_size)
+    return total + write_attributes(conn, frame, Label.PRODUCT, "product_id", write_batch_size)
 
 
-def write_categories(conn: GraphConnection, frame: pd.DataFrame, batch_size: int) -> WriteSummary:
+def write_categories(conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int) -> WriteSummary:
     """The category tree (every prefix of every path) and IN_CATEGORY to each product's leaf paths."""
     linked = frame.loc[frame["category"] != "", ["product_id", "category", "category_derived"]]
     if linked.empty:
@@ -126,66 +123,32 @@ def write_categories(conn: GraphConnection, frame: pd.DataFrame, batch_size: int
         }
         for p, d in sorted(nodes.items())
     ]
-    total = conn.write_batches(
-        f"UNWIND $rows AS r MERGE (c:{C} {{path: r.path}}) SET c.name = r.name, c.level = r.level, "
-        "c.derived = r.derived",
-        rows,
-        batch_size=batch_size,
-    )
-    total += conn.write_batches(
-        f"UNWIND $rows AS r MATCH (c:{C} {{path: r.path}}), (parent:{C} {{path: r.parent}}) "
-        f"MERGE (c)-[:{Rel.CHILD_OF.value}]->(parent)",
-        [r for r in rows if r["parent"]],
-        batch_size=batch_size,
-    )
+    total = conn.write_batches(cypher.CATEGORIES, rows, write_batch_size=write_batch_size)
+    parents = [r for r in rows if r["parent"]]
+    total += conn.write_batches(cypher.CATEGORY_PARENTS, parents, write_batch_size=write_batch_size)
     links = linked.groupby("product_id", sort=False)["category"].agg(list)
-    rows = [{"id": i, "targets": t} for i, t in links.items()]
-    return total + _replace_links(conn, P, Rel.IN_CATEGORY.value, C, "path", rows, batch_size)
+    targets = [{"id": i, "targets": t} for i, t in links.items()]
+    return total + conn.write_batches(cypher.PRODUCT_CATEGORIES, targets, write_batch_size=write_batch_size)
 
 
-def write_brands(conn: GraphConnection, frame: pd.DataFrame, batch_size: int) -> WriteSummary:
+def write_brands(conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int) -> WriteSummary:
     """Brand nodes and each product's MADE_BY link."""
     linked = frame[frame["brand"].str.strip() != ""]
     links = [{"id": i, "targets": [b.strip()]} for i, b in zip(linked["product_id"], linked["brand"], strict=True)]
     if not links:
         return WriteSummary()
-    total = conn.write_batches(
-        f"UNWIND $rows AS r MERGE (:{BR} {{name: r.name}})",
-        [{"name": n} for n in sorted({r["targets"][0] for r in links})],
-        batch_size=batch_size,
-    )
-    return total + _replace_links(conn, P, Rel.MADE_BY.value, BR, "name", links, batch_size)
+    names = [{"name": n} for n in sorted({r["targets"][0] for r in links})]
+    total = conn.write_batches(cypher.BRANDS, names, write_batch_size=write_batch_size)
+    return total + conn.write_batches(cypher.PRODUCT_BRANDS, links, write_batch_size=write_batch_size)
 
 
-# Far ends of expansions carry no label on purpose: right after a bulk change the planner's
-# statistics can be stale, and a label there invites a label scan instead of expanding from the
-# already bound node (seen as 10-20x slower first writes). The relationship type implies the label.
-
-
-def _replace_links(
-    conn: GraphConnection,
-    source: str,
-    rel: str,
-    target: str,
-    target_key: str,
-    rows: list[dict[str, Any]],
-    batch_size: int,
-) -> WriteSummary:
-    """Make each source node's ``rel`` links exactly its ``targets`` (links to other targets removed)."""
-    cypher = (
-        f"UNWIND $rows AS r MATCH (s:{source} {{id: r.id}}) "
-        f"CALL (s, r) {{ MATCH (s)-[old:{rel}]->(t) WHERE NOT t.{target_key} IN r.targets "
-        "DELETE old } "
-        f"CALL (s, r) {{ UNWIND r.targets AS key MATCH (t:{target} {{{target_key}: key}}) "
-        f"MERGE (s)-[:{rel}]->(t) }}"
-    )
-    return conn.write_batches(cypher, rows, batch_size=batch_size)
+_ATTRIBUTE_LINKS = {Label.PRODUCT: cypher.PRODUCT_ATTRIBUTES, Label.USER: cypher.USER_ATTRIBUTES}
 
 
 def write_attributes(
-    conn: GraphConnection, frame: pd.DataFrame, owner: str, id_column: str, batch_size: int
+    conn: GraphConnection, frame: pd.DataFrame, owner: Label, id_column: str, write_batch_size: int
 ) -> WriteSummary:
-    """``attr:``/``dattr:`` columns → Attribute nodes and HAS_ATTRIBUTE links.
+    """``attr:``/``dattr:`` columns → Attribute nodes and HAS_ATTRIBUTE links of ``owner`` nodes.
 
     For each attribute name present in the input, an owner's links are replaced by the given
     values, so a corrected value does not leave the old one behind.
@@ -206,35 +169,26 @@ def write_attributes(
     long = pd.concat(parts, ignore_index=True)
     long["key"] = long["name"] + "=" + long["value"]
     nodes = long.drop_duplicates("key")[["key", "name", "value", "derived"]]
-    total = conn.write_batches(
-        f"UNWIND $rows AS r MERGE (a:{A} {{key: r.key}}) SET a.name = r.name, a.value = r.value, a.derived = r.derived",
-        _records(nodes),
-        batch_size=batch_size,
-    )
+    total = conn.write_batches(cypher.ATTRIBUTES, _records(nodes), write_batch_size=write_batch_size)
     names = sorted({attribute_name(c) for c in columns if c})
     keys = long.groupby("owner")["key"].agg(lambda s: sorted(set(s)))
     owners = [{"id": o, "names": names, "keys": keys.get(o, [])} for o in frame[id_column].unique()]
-    cypher = (
-        f"UNWIND $rows AS r MATCH (o:{owner} {{id: r.id}}) "
-        f"CALL (o, r) {{ MATCH (o)-[h:{Rel.HAS_ATTRIBUTE.value}]->(a) "
-        "WHERE a.name IN r.names AND NOT a.key IN r.keys DELETE h } "
-        f"CALL (o, r) {{ UNWIND r.keys AS k MATCH (a:{A} {{key: k}}) "
-        f"MERGE (o)-[:{Rel.HAS_ATTRIBUTE.value}]->(a) }}"
-    )
-    return total + conn.write_batches(cypher, owners, batch_size=max(1, batch_size // 10))
+    # each owner row carries all its attribute keys: a tenth of the rows per transaction
+    per_batch = max(1, write_batch_size // 10)
+    return total + conn.write_batches(_ATTRIBUTE_LINKS[owner], owners, write_batch_size=per_batch)
 
 
-def write_users(conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None) -> WriteSummary:
+def write_users(
+    conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int, progress: Progress = None
+) -> WriteSummary:
     """User nodes with their extra columns as properties and ``attr:`` columns as attributes."""
     rows = [{"id": i, "props": p} for i, p in zip(frame["user_id"], props_column(frame, "users"), strict=True)]
-    total = conn.write_batches(
-        f"UNWIND $rows AS r MERGE (u:{U} {{id: r.id}}) SET u += r.props", rows, batch_size=batch_size, on_batch=progress
-    )
-    return total + write_attributes(conn, frame, U, "user_id", batch_size)
+    total = conn.write_batches(cypher.USERS, rows, write_batch_size=write_batch_size, on_batch=progress)
+    return total + write_attributes(conn, frame, Label.USER, "user_id", write_batch_size)
 
 
 def write_orders(
-    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+    conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int, progress: Progress = None
 ) -> WriteSummary:
     """Order nodes (timestamp as DateTime), their users, and PLACED."""
     rows = [
@@ -243,18 +197,13 @@ def write_orders(
             frame["order_id"], frame["user_id"], frame["timestamp"], props_column(frame, "orders"), strict=True
         )
     ]
-    cypher = (
-        f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) MERGE (o:{O} {{id: r.id}}) "
-        "SET o.timestamp = datetime(r.ts) SET o += r.props "
-        f"MERGE (u)-[:{Rel.PLACED.value}]->(o)"
-    )
-    return conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
+    return conn.write_batches(cypher.ORDERS, rows, write_batch_size=write_batch_size, on_batch=progress)
 
 
 def write_order_items(
     conn: GraphConnection,
     frame: pd.DataFrame,
-    batch_size: int,
+    write_batch_size: int,
     progress: Progress = None,
     new_orders: set[str] | None = None,
 ) -> WriteSummary:
@@ -265,29 +214,17 @@ def write_order_items(
     """
     fresh = frame["order_id"].isin(new_orders) if new_orders else pd.Series(False, index=frame.index)
     extras = bool(extra_columns(SPECS["order_items"], frame))
-    set_extras = " SET c += {0}.props" if extras else ""
     total = WriteSummary()
     if fresh.any():
         part = frame[fresh]
         rows: list[dict[str, Any]] = []
         for order, group in part.groupby("order_id", sort=False):
             rows.append({"order_id": order, "items": _item_rows(group, extras)})
-        per_batch = max(1, int(batch_size * len(rows) / len(part)))
-        cypher = (
-            f"UNWIND $rows AS r MATCH (o:{O} {{id: r.order_id}}) WITH o, r UNWIND r.items AS i "
-            f"MATCH (p:{P} {{id: i.product_id}}) "
-            f"CREATE (o)-[c:{Rel.CONTAINS.value} {{quantity: i.quantity, price: i.price}}]->(p)"
-            + set_extras.format("i")
-        )
+        orders_per_batch = max(1, int(write_batch_size * len(rows) / len(part)))  # about write_batch_size items
         on_batch = (lambda n: progress(n * len(part) // len(rows))) if progress else None
-        total += conn.write_batches(cypher, rows, batch_size=per_batch, on_batch=on_batch)
+        total += conn.write_batches(cypher.NEW_ORDER_ITEMS, rows, write_batch_size=orders_per_batch, on_batch=on_batch)
     rows = _item_rows(frame[~fresh], extras, with_order=True)
-    cypher = (
-        f"UNWIND $rows AS r MATCH (o:{O} {{id: r.order_id}}) MATCH (p:{P} {{id: r.product_id}}) "
-        f"MERGE (o)-[c:{Rel.CONTAINS.value}]->(p) SET c.quantity = r.quantity, c.price = r.price"
-        + set_extras.format("r")
-    )
-    return total + conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
+    return total + conn.write_batches(cypher.ORDER_ITEMS, rows, write_batch_size=write_batch_size, on_batch=progress)
 
 
 def _item_rows(frame: pd.DataFrame, extras: bool, with_order: bool = False) -> list[dict[str, Any]]:
@@ -300,30 +237,27 @@ def _item_rows(frame: pd.DataFrame, extras: bool, with_order: bool = False) -> l
 
 
 def write_bundles(
-    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+    conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int, progress: Progress = None
 ) -> WriteSummary:
     """Bundle nodes (source 'given') with title and extra properties."""
     rows = [
         {"id": i, "title": t, "props": p}
         for i, t, p in zip(frame["bundle_id"], frame["title"], props_column(frame, "bundles"), strict=True)
     ]
-    cypher = f"UNWIND $rows AS r MERGE (b:{B} {{id: r.id}}) SET b.title = r.title, b.source = 'given' SET b += r.props"
-    return conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
+    return conn.write_batches(
+        cypher.BUNDLES, rows, write_batch_size=write_batch_size, extra={"source": GIVEN_SOURCE}, on_batch=progress
+    )
 
 
 def write_bundle_items(
-    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+    conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int, progress: Progress = None
 ) -> WriteSummary:
     """INCLUDES from each bundle to its products, extra columns as relationship properties."""
     rows = [
         {"bundle_id": b, "product_id": p, "props": x}
         for b, p, x in zip(frame["bundle_id"], frame["product_id"], props_column(frame, "bundle_items"), strict=True)
     ]
-    cypher = (
-        f"UNWIND $rows AS r MATCH (b:{B} {{id: r.bundle_id}}) MATCH (p:{P} {{id: r.product_id}}) "
-        f"MERGE (b)-[x:{Rel.INCLUDES.value}]->(p) SET x += r.props"
-    )
-    return conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
+    return conn.write_batches(cypher.BUNDLE_ITEMS, rows, write_batch_size=write_batch_size, on_batch=progress)
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -352,29 +286,8 @@ def _events(frame: pd.DataFrame, name: str, key: list[str]) -> list[dict[str, An
     return rows
 
 
-_MERGE_EVENTS = (
-    "WITH x, r, coalesce(x.{ts}, []) AS old, coalesce(x.{untimed}, false) OR r.untimed AS untimed "
-    "WITH x, r, untimed, old + [t IN r.ts WHERE NOT datetime(t) IN old | datetime(t)] AS events "
-    "SET x.{ts} = CASE WHEN size(events) = 0 THEN null ELSE events END, x.{untimed} = untimed, "
-    "x.{count} = size(events) + CASE WHEN untimed THEN 1 ELSE 0 END, "
-    "x.{last} = reduce(m = null, e IN events | CASE WHEN m IS NULL OR e > m THEN e ELSE m END), "
-    "x.{first} = reduce(m = null, e IN events | CASE WHEN m IS NULL OR e < m THEN e ELSE m END) "
-    "SET x += r.props"
-)
-
-
-def _event_cypher(rel: str, target: str, target_id: str, prefix: str = "") -> str:
-    names = {"ts": "event_ts", "untimed": "untimed", "count": "count", "last": "last", "first": "first"}
-    if prefix:
-        names = {k: f"{prefix}{v}" for k, v in names.items()}
-    return (
-        f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) WITH u, r "
-        f"MATCH (t:{target} {{id: r.{target_id}}}) MERGE (u)-[x:{rel}]->(t) " + _MERGE_EVENTS.format(**names)
-    )
-
-
 def write_interactions(
-    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+    conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int, progress: Progress = None
 ) -> WriteSummary:
     """RATED (latest rating wins), VIEWED / ADDED_TO_CART events, direct purchase events."""
     total = WriteSummary()
@@ -393,63 +306,33 @@ def write_interactions(
                 strict=True,
             )
         ]
-        total += conn.write_batches(
-            f"UNWIND $rows AS r MERGE (u:{U} {{id: r.user_id}}) WITH u, r MATCH (p:{P} {{id: r.product_id}}) "
-            f"MERGE (u)-[x:{Rel.RATED.value}]->(p) WITH x, r, "
-            "CASE WHEN r.ts IS NULL THEN null ELSE datetime(r.ts) END AS ts "
-            "WHERE x.ts IS NULL OR ts IS NULL OR ts >= x.ts "
-            "SET x.rating = r.rating, x.ts = coalesce(ts, x.ts) SET x += r.props",
-            rows,
-            batch_size=batch_size,
-            on_batch=progress,
-        )
-    for kind, rel in (*EVENT_RELS.items(), ("purchase", Rel.PURCHASED.value)):
+        total += conn.write_batches(cypher.RATINGS, rows, write_batch_size=write_batch_size, on_batch=progress)
+    for kind, statement in EVENT_WRITES.items():
         part = frame[frame["type"] == kind]
         if part.empty:
             continue
         rows = _events(part, "interactions", ["user_id", "product_id"])
-        cypher = _event_cypher(rel, P, "product_id", prefix="direct_" if kind == "purchase" else "")
-        total += conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
+        total += conn.write_batches(statement, rows, write_batch_size=write_batch_size, on_batch=progress)
     return total
 
 
 def write_user_bundles(
-    conn: GraphConnection, frame: pd.DataFrame, batch_size: int, progress: Progress = None
+    conn: GraphConnection, frame: pd.DataFrame, write_batch_size: int, progress: Progress = None
 ) -> WriteSummary:
     """INTERACTED_WITH {count, ts (the last), event_ts} plus extra columns such as ``split``."""
     rows = _events(frame, "user_bundles", ["user_id", "bundle_id"])
-    cypher = _event_cypher(Rel.INTERACTED_WITH.value, B, "bundle_id").replace("x.last =", "x.ts =")
-    return conn.write_batches(cypher, rows, batch_size=batch_size, on_batch=progress)
+    return conn.write_batches(cypher.BUNDLE_INTERACTIONS, rows, write_batch_size=write_batch_size, on_batch=progress)
 
 
 # -- derived --------------------------------------------------------------------------------------
 
-RECOMPUTE_PURCHASED = (
-    f"UNWIND $rows AS row MATCH (u:{U} {{id: row.id}}) "
-    f"CALL (u) {{ OPTIONAL MATCH (u)-[:{Rel.PLACED.value}]->(o)-[c:{Rel.CONTAINS.value}]->(p) "
-    "WITH u, p, count(DISTINCT o) AS n, sum(c.quantity) AS q, min(o.timestamp) AS f, max(o.timestamp) AS l "
-    "CALL (u, p, n, q, f, l) { WITH * WHERE p IS NOT NULL "
-    f"MERGE (u)-[x:{Rel.PURCHASED.value}]->(p) "
-    "SET x.count = coalesce(x.direct_count, 0) + n, x.quantity = coalesce(x.direct_count, 0) + q, "
-    "x.first = CASE WHEN x.direct_first IS NULL OR f < x.direct_first THEN f ELSE x.direct_first END, "
-    "x.last = CASE WHEN x.direct_last IS NULL OR l > x.direct_last THEN l ELSE x.direct_last END } "
-    "RETURN collect(p) AS ordered } "
-    f"CALL (u, ordered) {{ MATCH (u)-[x:{Rel.PURCHASED.value}]->(p) WHERE NOT p IN ordered "
-    "SET x.count = coalesce(x.direct_count, 0), x.quantity = coalesce(x.direct_count, 0), "
-    "x.first = x.direct_first, x.last = x.direct_last "
-    "WITH x WHERE x.count = 0 DELETE x }"
-)
-
 
 def recompute_purchased(
-    conn: GraphConnection, user_ids: list[str], batch_size: int = 500, progress: Progress = None
+    conn: GraphConnection,
+    user_ids: list[str],
+    write_batch_size: int = PURCHASED_BATCH_SIZE,
+    progress: Progress = None,
 ) -> WriteSummary:
     """Rebuild PURCHASED {count, quantity, first, last} of these users from the graph (idempotent)."""
     rows = [{"id": u} for u in sorted(set(user_ids))]
-    return conn.write_batches(RECOMPUTE_PURCHASED, rows, batch_size=batch_size, on_batch=progress)
-
-
-def recompute_all_purchased(conn: GraphConnection, batch_size: int = 500) -> WriteSummary:
-    """Rebuild PURCHASED for every user (after a bulk change)."""
-    users = [r["id"] for r in conn.read(f"MATCH (u:{U}) RETURN u.id AS id")]
-    return recompute_purchased(conn, users, batch_size)
+    return conn.write_batches(cypher.RECOMPUTE_PURCHASED, rows, write_batch_size=write_batch_size, on_batch=progress)

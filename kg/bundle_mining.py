@@ -11,7 +11,7 @@ candidate triples, counted exactly and kept under the same thresholds. Pairs ins
 are dropped (the triple says more). Itemsets are ranked by orders, then lift.
 
 Each itemset becomes ``(:Bundle {id: 'mined:<sorted ids joined by |>', source: 'mined', title,
-orders, lift, size})-[:INCLUDES]->(:Product)``, written with batched ``UNWIND ... MERGE``;
+orders, lift, size})-[:INCLUDES]->(:Product)`` (title: the items' titles joined by `` + ``), written with batched ``UNWIND ... MERGE``;
 mined bundles not in the new result are removed, so mining twice leaves the same graph.
 """
 
@@ -25,14 +25,15 @@ import networkx as nx
 import numpy as np
 from scipy import sparse
 
-from kgrec.kg.connection import DEFAULT_BATCH_SIZE, GraphConnection
+from kgrec.kg import cypher
+from kgrec.kg.connection import DEFAULT_WRITE_BATCH_SIZE, GraphConnection
 from kgrec.kg.copurchase import read_baskets
 from kgrec.kg.errors import KgrecError
-from kgrec.kg.schema import Label, Rel
 
 MINED_SOURCE = "mined"
 MINED_PREFIX = "mined:"
-_B, _P, _INC = Label.BUNDLE.value, Label.PRODUCT.value, Rel.INCLUDES.value
+#: Between item titles in a mined bundle's title.
+TITLE_JOINER = " + "
 
 
 class MiningError(KgrecError):
@@ -110,36 +111,23 @@ def mine_itemsets(
     return kept[:max_itemsets]
 
 
-_TITLES = f"UNWIND $ids AS pid MATCH (p:{_P} {{id: pid}}) RETURN p.id AS id, p.title AS title"
-_WRITE = (
-    f"UNWIND $rows AS r MERGE (b:{_B} {{id: r.id}}) "
-    "SET b.source = $source, b.title = r.title, b.orders = r.orders, b.lift = r.lift, "
-    "b.size = size(r.items) "
-    f"WITH b, r UNWIND r.items AS pid MATCH (p:{_P} {{id: pid}}) MERGE (b)-[:{_INC}]->(p)"
-)
-_STALE = f"MATCH (b:{_B} {{source: $source}}) WHERE NOT b.id IN $keep RETURN b.id AS id"
-_DELETE = f"UNWIND $rows AS r MATCH (b:{_B} {{id: r.id, source: $source}}) DETACH DELETE b"
-
-
 def write_mined_bundles(
-    conn: GraphConnection, itemsets: Sequence[Itemset], batch_size: int = DEFAULT_BATCH_SIZE
+    conn: GraphConnection, itemsets: Sequence[Itemset], write_batch_size: int = DEFAULT_WRITE_BATCH_SIZE
 ) -> tuple[int, int]:
-    """MERGE the itemsets as mined Bundle nodes, delete stale ones; returns (written, removed)."""
-    ids = sorted({p for s in itemsets for p in s.items})
-    titles = {r["id"]: r["title"] for r in conn.read(_TITLES, {"ids": ids})}
-    rows = [
-        {
-            "id": s.bundle_id,
-            "items": list(s.items),
-            "orders": s.orders,
-            "lift": round(s.lift, 4),
-            "title": " + ".join(titles.get(p) or p for p in s.items),
-        }
-        for s in itemsets
-    ]
-    stale = [{"id": r["id"]} for r in conn.read(_STALE, {"source": MINED_SOURCE, "keep": [r["id"] for r in rows]})]
-    conn.write_batches(_DELETE, stale, batch_size=batch_size, extra={"source": MINED_SOURCE})
-    conn.write_batches(_WRITE, rows, batch_size=max(1, batch_size // 10), extra={"source": MINED_SOURCE})
+    """MERGE the itemsets as mined Bundle nodes (titled from their items), delete stale ones.
+
+    Returns (written, removed).
+    """
+    rows = [{"id": s.bundle_id, "items": list(s.items), "orders": s.orders, "lift": round(s.lift, 4)} for s in itemsets]
+    keep = [r["id"] for r in rows]
+    stale = [{"id": r["id"]} for r in conn.read(cypher.STALE_BUNDLES, {"source": MINED_SOURCE, "keep": keep})]
+    conn.write_batches(cypher.DELETE_BUNDLES, stale, write_batch_size=write_batch_size, extra={"source": MINED_SOURCE})
+    conn.write_batches(
+        cypher.WRITE_MINED_BUNDLES,
+        rows,
+        write_batch_size=max(1, write_batch_size // 10),  # each row MERGEs a bundle and its items
+        extra={"source": MINED_SOURCE, "joiner": TITLE_JOINER},
+    )
     return len(rows), len(stale)
 
 
@@ -149,11 +137,11 @@ def mine_bundles(
     min_lift: float = 2.0,
     max_size: int = 3,
     max_itemsets: int = 1_000,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    write_batch_size: int = DEFAULT_WRITE_BATCH_SIZE,
 ) -> MiningSummary:
     """Read the graph's baskets (Order-CONTAINS-Product), mine itemsets, write mined bundles."""
     baskets = read_baskets(conn)
     itemsets = mine_itemsets(baskets, min_orders, min_lift, max_size, max_itemsets)
-    written, removed = write_mined_bundles(conn, itemsets, batch_size)
+    written, removed = write_mined_bundles(conn, itemsets, write_batch_size)
     triples = sum(len(s.items) == 3 for s in itemsets)
     return MiningSummary(len(baskets), len(itemsets) - triples, triples, written, removed)

@@ -7,7 +7,7 @@ context manager). Transient failures are retried by the driver's managed transac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, LiteralString, TypeVar, cast
@@ -15,19 +15,23 @@ from typing import Any, LiteralString, TypeVar, cast
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
+from kgrec.kg.cypher import CLEAR_NODES, CLEAR_RELATIONSHIPS
 from kgrec.kg.errors import Neo4jUnavailableError, NotConnectedError
 
 T = TypeVar("T")
 Row = Mapping[str, Any]
 
-DEFAULT_BATCH_SIZE = 5_000
+#: Rows per UNWIND write transaction when the caller gives none (``Settings.write_batch_size``).
+DEFAULT_WRITE_BATCH_SIZE = 5_000
+#: Rows per ``CALL { ... } IN TRANSACTIONS`` of a whole-graph delete.
+DEFAULT_DELETE_BATCH_SIZE = 10_000
 
 
 @dataclass(frozen=True)
 class Neo4jCredentials:
-    """Where the server is and how to log in."""
+    """Where the server is and how to log in (the URI comes from ``Settings`` or a ``LocalNeo4j``)."""
 
-    uri: str = "bolt://127.0.0.1:7687"
+    uri: str
     user: str = "neo4j"
     password: str = field(default="", repr=False)
     database: str = "neo4j"
@@ -152,7 +156,7 @@ class GraphConnection:
         cypher: str,
         rows: Iterable[Row],
         *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        write_batch_size: int = DEFAULT_WRITE_BATCH_SIZE,
         extra: Mapping[str, Any] | None = None,
         on_batch: Callable[[int], None] | None = None,
     ) -> WriteSummary:
@@ -161,7 +165,7 @@ class GraphConnection:
         ``on_batch`` receives the size of each committed batch (for progress bars).
         """
         total = WriteSummary()
-        for chunk in batched(rows, batch_size):
+        for chunk in batched(rows, write_batch_size):
             summary = self.write(cypher, {**(extra or {}), "rows": [dict(r) for r in chunk]})
             total = total + WriteSummary(
                 rows=len(chunk),
@@ -179,22 +183,11 @@ class GraphConnection:
         rows = self.read(cypher, parameters)
         return int(next(iter(rows[0].values()))) if rows else 0
 
-    def clear(self, batch_size: int = 10_000) -> None:
+    def clear(self, delete_batch_size: int = DEFAULT_DELETE_BATCH_SIZE) -> None:
         """Delete every relationship, then every node, in batches (tests and benchmarks only).
 
         Relationships go first so that no transaction has to detach millions of them from a
         few densely linked nodes (that runs out of transaction memory).
         """
-        self.execute(
-            "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF $size ROWS",
-            {"size": batch_size},
-        )
-        self.execute(
-            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $size ROWS",
-            {"size": batch_size},
-        )
-
-
-def rows_of(records: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
-    """The values of one column of query results."""
-    return [record[key] for record in records]
+        self.execute(CLEAR_RELATIONSHIPS, {"size": delete_batch_size})
+        self.execute(CLEAR_NODES, {"size": delete_batch_size})

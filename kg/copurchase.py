@@ -21,14 +21,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from kgrec.kg.connection import DEFAULT_BATCH_SIZE, GraphConnection, WriteSummary
-from kgrec.kg.schema import Label, Rel
+from kgrec.kg import cypher
+from kgrec.kg.connection import DEFAULT_DELETE_BATCH_SIZE, DEFAULT_WRITE_BATCH_SIZE, GraphConnection, WriteSummary
 
 DEFAULT_MIN_ORDERS = 2
 STATS_COLUMNS = ["source", "target", "orders", "support", "confidence", "lift"]
-
-_P, _O = Label.PRODUCT.value, Label.ORDER.value
-_CONTAINS, _BOUGHT_WITH = Rel.CONTAINS.value, Rel.BOUGHT_WITH.value
 
 
 @dataclass(frozen=True)
@@ -45,18 +42,10 @@ def read_baskets(
 ) -> dict[str, list[str]]:
     """Order id → product ids of the orders in the graph (only those before ``before`` / in ``order_ids``)."""
     if order_ids is not None:
-        cypher = (
-            f"UNWIND $ids AS id MATCH (o:{_O} {{id: id}})-[:{_CONTAINS}]->(p:{_P}) "
-            "WHERE $before IS NULL OR o.timestamp < $before RETURN o.id AS o, collect(p.id) AS items"
-        )
-        params = {"ids": sorted(set(order_ids)), "before": before}
+        rows = conn.read_stream(cypher.BASKETS_OF_ORDERS, {"ids": sorted(set(order_ids)), "before": before})
     else:
-        cypher = (
-            f"MATCH (o:{_O})-[:{_CONTAINS}]->(p:{_P}) WHERE $before IS NULL OR o.timestamp < $before "
-            "RETURN o.id AS o, collect(p.id) AS items"
-        )
-        params = {"before": before}
-    return {row["o"]: row["items"] for row in conn.read_stream(cypher, params)}
+        rows = conn.read_stream(cypher.BASKETS, {"before": before})
+    return {row["o"]: row["items"] for row in rows}
 
 
 def compute_pair_stats(baskets: Mapping[str, Sequence[str]], min_orders: int = DEFAULT_MIN_ORDERS) -> pd.DataFrame:
@@ -97,14 +86,14 @@ def compute_pair_stats(baskets: Mapping[str, Sequence[str]], min_orders: int = D
     return stats.sort_values(["source", "target"], kind="stable").reset_index(drop=True)
 
 
-def delete_bought_with(conn: GraphConnection, batch_size: int = 10_000) -> None:
+def delete_bought_with(conn: GraphConnection, delete_batch_size: int = DEFAULT_DELETE_BATCH_SIZE) -> None:
     """Remove every BOUGHT_WITH relationship, in batches."""
-    conn.execute(
-        f"MATCH ()-[r:{_BOUGHT_WITH}]->() CALL (r) {{ DELETE r }} IN TRANSACTIONS OF $size ROWS", {"size": batch_size}
-    )
+    conn.execute(cypher.DELETE_BOUGHT_WITH, {"size": delete_batch_size})
 
 
-def write_bought_with(conn: GraphConnection, stats: pd.DataFrame, batch_size: int = DEFAULT_BATCH_SIZE) -> WriteSummary:
+def write_bought_with(
+    conn: GraphConnection, stats: pd.DataFrame, write_batch_size: int = DEFAULT_WRITE_BATCH_SIZE
+) -> WriteSummary:
     """Replace all BOUGHT_WITH relationships by ``stats`` (as from ``compute_pair_stats``), batched.
 
     Each unordered pair is one row creating both directions (confidence differs per direction).
@@ -121,14 +110,8 @@ def write_bought_with(conn: GraphConnection, stats: pd.DataFrame, batch_size: in
             ["source", "target", "orders", "support", "confidence", "back", "lift"]
         ].itertuples(index=False, name=None)
     ]
-    cypher = (
-        f"UNWIND $rows AS r MATCH (a:{_P} {{id: r.a}}) MATCH (b:{_P} {{id: r.b}}) "
-        f"CREATE (a)-[:{_BOUGHT_WITH} {{orders: r.orders, support: r.support, confidence: r.ab, "
-        "lift: r.lift}]->(b) "
-        f"CREATE (b)-[:{_BOUGHT_WITH} {{orders: r.orders, support: r.support, confidence: r.ba, "
-        "lift: r.lift}]->(a)"
-    )
-    return conn.write_batches(cypher, rows, batch_size=max(1, batch_size // 2))
+    # each row writes two relationships: half as many rows per transaction
+    return conn.write_batches(cypher.WRITE_BOUGHT_WITH, rows, write_batch_size=max(1, write_batch_size // 2))
 
 
 def recompute_bought_with(
@@ -136,10 +119,10 @@ def recompute_bought_with(
     min_orders: int = DEFAULT_MIN_ORDERS,
     before: datetime | None = None,
     order_ids: Iterable[str] | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    write_batch_size: int = DEFAULT_WRITE_BATCH_SIZE,
 ) -> CopurchaseSummary:
     """Read baskets, compute pair statistics and rewrite BOUGHT_WITH (idempotent)."""
     baskets = read_baskets(conn, before=before, order_ids=order_ids)
     stats = compute_pair_stats(baskets, min_orders)
-    written = write_bought_with(conn, stats, batch_size)
+    written = write_bought_with(conn, stats, write_batch_size)
     return CopurchaseSummary(len(baskets), len(stats) // 2, written.relationships_created)

@@ -5,7 +5,9 @@ whitespace, punctuation noise, stock codes). Each vector is stored as ``Product.
 together with ``Product.text_hash`` (sha256 of the cleaned text), so a second run re-encodes only
 products whose text changed. Products without any text get no vector (and lose a stale one).
 
-The model is loaded lazily, once per process and (path, device); never at import.
+The model is loaded lazily, once per process and (path, device); never at import. The device is
+passed through as given (``cpu``, ``cuda``, ``cuda:1``); ``None`` or ``auto`` lets
+sentence-transformers choose.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from kgrec.kg import cypher
 from kgrec.kg.connection import GraphConnection, batched
 from kgrec.kg.errors import ConfigurationError
-from kgrec.kg.schema import PRODUCT_VECTOR_INDEX, Label, ensure_vector_index
+from kgrec.kg.schema import PRODUCT_VECTOR_INDEX, ensure_vector_index
 
-_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS: dict[tuple[str, str | None], Any] = {}
 
 _STOCK_CODE = re.compile(r"\b(?=[a-z]*\d)[a-z0-9]*\d[a-z0-9]*\b")  # tokens with digits: 85123a, 22
 _NOISE = re.compile(r"[^a-z0-9&' ]+")
@@ -81,23 +84,22 @@ def default_model_path() -> str:
 class TextEncoder:
     """Encodes texts to L2-normalised float32 vectors; counts what it encoded."""
 
-    def __init__(self, model_path: str | None = None, device: str = "auto", batch_size: int = 128) -> None:
+    def __init__(self, model_path: str | None = None, device: str | None = None, encode_batch_size: int = 128) -> None:
         self.model_path = model_path
-        self.device = device
-        self.batch_size = batch_size
+        self.device = None if device == "auto" else device  # None: sentence-transformers chooses
+        self.encode_batch_size = encode_batch_size  # texts per forward pass of the model
         self.texts_encoded = 0
 
     @property
     def model(self) -> Any:
         """The sentence-transformer, loaded on first use and shared by the process."""
         path = self.model_path or default_model_path()
-        device = _resolve_device(self.device)
-        key = (path, device)
+        key = (path, self.device)
         if key not in _MODELS:
             from sentence_transformers import SentenceTransformer
 
             try:  # the model is a local folder: never ask a hub
-                _MODELS[key] = SentenceTransformer(path, device=device, local_files_only=True)
+                _MODELS[key] = SentenceTransformer(path, device=self.device, local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise ConfigurationError(
                     f"cannot load the sentence-transformer at {path!r} ({exc}); set "
@@ -117,21 +119,13 @@ class TextEncoder:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         vectors = self.model.encode(
             list(texts),
-            batch_size=self.batch_size,
+            batch_size=self.encode_batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
         self.texts_encoded += len(texts)
         return np.asarray(vectors, dtype=np.float32)
-
-
-def _resolve_device(setting: str) -> str:
-    if setting != "auto":
-        return setting
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @dataclass(frozen=True)
@@ -154,38 +148,16 @@ class TextMatch:
     score: float
 
 
-_READ_TEXT = f"""
-UNWIND $ids AS pid
-MATCH (p:{Label.PRODUCT} {{id: pid}})
-WITH p,
-  [(p)-->(c:{Label.CATEGORY}) | c.path] AS cats,
-  [(p)-->(b:{Label.BRAND}) | b.name] AS brands,
-  [(p)-->(a:{Label.ATTRIBUTE}) | coalesce(a[$name] + ' ' + a[$value], a.key)] AS attrs
-RETURN p.id AS id, p[$title] AS title, p[$description] AS description, cats, brands, attrs,
-       p[$hash] AS hash, p[$vector] IS NOT NULL AS has_vector
-"""
-
-_WRITE_VECTORS = f"""
-UNWIND $rows AS row
-MATCH (p:{Label.PRODUCT} {{id: row.id}})
-SET p.embedding = row.vector, p.text_hash = row.hash
-"""
-
-_CLEAR_VECTORS = f"""
-UNWIND $rows AS row
-MATCH (p:{Label.PRODUCT} {{id: row.id}})
-REMOVE p.embedding, p.text_hash
-"""
-
-
 def product_ids(conn: GraphConnection) -> list[str]:
     """Every product id, sorted."""
-    return sorted(r["id"] for r in conn.read_stream(f"MATCH (p:{Label.PRODUCT}) RETURN p.id AS id"))
+    return sorted(r["id"] for r in conn.read_stream(cypher.PRODUCT_IDS))
 
 
-def read_product_texts(conn: GraphConnection, ids: Sequence[str], batch_size: int = 2_000) -> Iterable[dict[str, Any]]:
-    """Rows ``{id, text, hash, has_vector}`` for ``ids``, read in batches."""
-    for chunk in batched(ids, batch_size):
+def read_product_texts(
+    conn: GraphConnection, ids: Sequence[str], read_batch_size: int = 2_000
+) -> Iterable[dict[str, Any]]:
+    """Rows ``{id, text, hash, has_vector}`` for ``ids``, ``read_batch_size`` ids per read."""
+    for chunk in batched(ids, read_batch_size):
         params = {
             "ids": chunk,
             "title": "title",
@@ -195,7 +167,7 @@ def read_product_texts(conn: GraphConnection, ids: Sequence[str], batch_size: in
             "name": "name",
             "value": "value",
         }
-        for row in conn.read(_READ_TEXT, params):
+        for row in conn.read(cypher.PRODUCT_TEXTS, params):
             text = product_text(
                 row["title"],
                 row["description"],
@@ -210,14 +182,17 @@ def embed_products(
     conn: GraphConnection,
     encoder: TextEncoder | None = None,
     *,
-    batch_size: int = 1_000,
+    chunk_size: int = 1_000,
     force: bool = False,
 ) -> EmbedSummary:
-    """Encode products whose cleaned text changed since their stored ``text_hash``; create the index."""
+    """Encode products whose cleaned text changed since their stored ``text_hash``; create the index.
+
+    Products go through in chunks of ``chunk_size``: read, encode the changed ones, write.
+    """
     encoder = encoder or TextEncoder()
     ids = product_ids(conn)
     encoded = cached = without_text = 0
-    for chunk in batched(read_product_texts(conn, ids), batch_size):
+    for chunk in batched(read_product_texts(conn, ids), chunk_size):
         empty = [r for r in chunk if not r["text"]]
         todo = []
         for r in chunk:
@@ -229,7 +204,7 @@ def embed_products(
             else:
                 todo.append(r)
         if empty:
-            conn.write_batches(_CLEAR_VECTORS, [{"id": r["id"]} for r in empty])
+            conn.write_batches(cypher.CLEAR_VECTORS, [{"id": r["id"]} for r in empty])
             without_text += len(empty)
         if todo:
             vectors = encoder.encode([r["text"] for r in todo])
@@ -237,7 +212,7 @@ def embed_products(
                 {"id": r["id"], "hash": r["new_hash"], "vector": v.tolist()}
                 for r, v in zip(todo, vectors, strict=False)
             ]
-            conn.write_batches(_WRITE_VECTORS, rows)
+            conn.write_batches(cypher.WRITE_VECTORS, rows)
             encoded += len(todo)
     dims = encoder.dimensions if (encoded or cached) else 0
     if dims:
@@ -254,8 +229,7 @@ def similar_products_by_text(
         return []
     vector = (encoder or TextEncoder()).encode([cleaned])[0]
     rows = conn.read(
-        "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node, score "
-        "RETURN node.id AS id, node.title AS title, score ORDER BY score DESC",
+        cypher.NEAREST_BY_VECTOR,
         {"index": PRODUCT_VECTOR_INDEX, "k": int(k), "vector": vector.tolist()},
     )
     return [TextMatch(r["id"], r["title"], float(r["score"])) for r in rows]

@@ -15,8 +15,9 @@ from functools import cached_property
 
 import numpy as np
 
+from kgrec.kg import cypher
 from kgrec.kg.connection import GraphConnection, batched
-from kgrec.kg.schema import Label, Rel, key_of
+from kgrec.kg.schema import RELATIONS, Label, Rel
 
 #: Node types exported, with their label (``order`` is kept as order rows, not nodes).
 NODE_TYPES: dict[str, Label] = {
@@ -31,18 +32,12 @@ _TYPE_OF = {label: name for name, label in NODE_TYPES.items()}
 
 EdgeKey = tuple[str, str, str]
 
-#: Relationships exported as edges (orders are exported separately as rows).
-EDGE_RELATIONS: tuple[tuple[Label, Rel, Label], ...] = (
-    (Label.USER, Rel.PURCHASED, Label.PRODUCT),
-    (Label.USER, Rel.RATED, Label.PRODUCT),
-    (Label.PRODUCT, Rel.IN_CATEGORY, Label.CATEGORY),
-    (Label.CATEGORY, Rel.CHILD_OF, Label.CATEGORY),
-    (Label.PRODUCT, Rel.MADE_BY, Label.BRAND),
-    (Label.PRODUCT, Rel.HAS_ATTRIBUTE, Label.ATTRIBUTE),
-    (Label.USER, Rel.HAS_ATTRIBUTE, Label.ATTRIBUTE),
-    (Label.BUNDLE, Rel.INCLUDES, Label.PRODUCT),
-    (Label.USER, Rel.INTERACTED_WITH, Label.BUNDLE),
-)
+#: Relationships of the schema that are not exported as edges: orders come separately as rows
+#: (PLACED, CONTAINS); views and cart events are not used; BOUGHT_WITH counts every order, the
+#: validation and test periods included, so a model recomputes it from training orders instead.
+NOT_EXPORTED = frozenset({Rel.PLACED, Rel.CONTAINS, Rel.VIEWED, Rel.ADDED_TO_CART, Rel.BOUGHT_WITH})
+#: Relationships exported as edges: the schema's RELATIONS less NOT_EXPORTED.
+EDGE_RELATIONS: tuple[tuple[Label, Rel, Label], ...] = tuple(t for t in RELATIONS if t[1] not in NOT_EXPORTED)
 
 #: Relationships whose ``split`` property (train / valid / tune / test) is exported when present.
 SPLIT_RELATIONS = {Rel.PURCHASED, Rel.RATED, Rel.INTERACTED_WITH}
@@ -107,8 +102,7 @@ class GraphSnapshot:
 
 def read_node_ids(conn: GraphConnection, label: Label) -> list[str]:
     """Sorted key values of every node of ``label`` (streamed)."""
-    key = key_of(label)
-    rows = conn.read_stream(f"MATCH (n:{label.value}) WHERE n.{key} IS NOT NULL RETURN n.{key} AS id")
+    rows = conn.read_stream(cypher.node_ids(label))
     return sorted(str(r["id"]) for r in rows)
 
 
@@ -117,23 +111,17 @@ def read_edges(
     triple: tuple[Label, Rel, Label],
     ids: dict[str, list[str]],
     index: dict[str, dict[str, int]],
-    batch_size: int,
+    read_batch_size: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Edges of one relation (indices), a value per edge (rating/count) and the split marker."""
     src, rel, dst = triple
-    skey, dkey = key_of(src), key_of(dst)
     # dynamic property access (r[$key]) so that graphs without the property raise no notification
-    value = "r[$value]" if rel in VALUE_PROPERTY else "null"
-    split = "r[$split]" if rel in SPLIT_RELATIONS else "null"
-    cypher = (
-        f"UNWIND $ids AS sid MATCH (a:{src.value} {{{skey}: sid}})-[r:{rel.value}]->(b:{dst.value}) "
-        f"RETURN sid AS s, b.{dkey} AS t, {value} AS v, {split} AS split"
-    )
+    query = cypher.edges(src, rel, dst, value=rel in VALUE_PROPERTY, split=rel in SPLIT_RELATIONS)
     s_idx, t_idx, values, splits = [], [], [], []
     tindex = index[_TYPE_OF[dst]]
     sindex = index[_TYPE_OF[src]]
-    for chunk in batched(ids[_TYPE_OF[src]], batch_size):
-        for r in conn.read(cypher, {"ids": chunk, "value": VALUE_PROPERTY.get(rel, ""), "split": "split"}):
+    for chunk in batched(ids[_TYPE_OF[src]], read_batch_size):
+        for r in conn.read(query, {"ids": chunk, "value": VALUE_PROPERTY.get(rel, ""), "split": "split"}):
             t = tindex.get(str(r["t"]))
             if t is None:
                 continue
@@ -149,19 +137,13 @@ def read_edges(
 
 
 def read_orders(
-    conn: GraphConnection, ids: dict[str, list[str]], index: dict[str, dict[str, int]], batch_size: int
+    conn: GraphConnection, ids: dict[str, list[str]], index: dict[str, dict[str, int]], read_batch_size: int
 ) -> OrderRows | None:
     """Order lines of every user, sorted by (time, order id, product)."""
-    cypher = (
-        f"UNWIND $ids AS uid MATCH (u:{Label.USER.value} {{id: uid}})-[:{Rel.PLACED.value}]->"
-        f"(o:{Label.ORDER.value})-[:{Rel.CONTAINS.value}]->(p:{Label.PRODUCT.value}) "
-        "RETURN uid AS u, o.id AS o, p.id AS p, "
-        "CASE WHEN o.timestamp IS NULL THEN null ELSE datetime(o.timestamp).epochSeconds END AS ts"
-    )
     users, orders, products, stamps = [], [], [], []
     pindex, uindex = index["product"], index["user"]
-    for chunk in batched(ids["user"], batch_size):
-        for r in conn.read(cypher, {"ids": chunk}):
+    for chunk in batched(ids["user"], read_batch_size):
+        for r in conn.read(cypher.ORDER_LINES, {"ids": chunk}):
             if r["ts"] is None or str(r["p"]) not in pindex:
                 continue
             users.append(uindex[str(r["u"])])
@@ -179,18 +161,14 @@ def read_orders(
 
 
 def read_products(
-    conn: GraphConnection, product_ids: Sequence[str], batch_size: int
+    conn: GraphConnection, product_ids: Sequence[str], read_batch_size: int
 ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
     """Embedding matrix (zeros where missing), its mask and the titles, in ``product_ids`` order."""
     vectors: list[list[float] | None] = []
     titles: list[str | None] = []
-    cypher = (
-        f"UNWIND $ids AS pid MATCH (p:{Label.PRODUCT.value} {{id: pid}}) "
-        "RETURN pid AS id, p[$title] AS title, p[$vector] AS vector"
-    )
-    for chunk in batched(product_ids, batch_size):
+    for chunk in batched(product_ids, read_batch_size):
         params = {"ids": chunk, "title": "title", "vector": "embedding"}
-        got = {str(r["id"]): r for r in conn.read(cypher, params)}
+        got = {str(r["id"]): r for r in conn.read(cypher.PRODUCT_VECTORS, params)}
         for pid in chunk:
             row = got.get(pid)
             vectors.append(row["vector"] if row else None)
@@ -205,10 +183,13 @@ def read_products(
     return matrix, mask, titles
 
 
-def export_graph(conn: GraphConnection, batch_size: int = 2_000) -> GraphSnapshot:
-    """Read the whole recommendation-relevant graph into a :class:`GraphSnapshot`."""
-    labels = {r["label"] for r in conn.read("CALL db.labels() YIELD label RETURN label")}
-    types = {r["t"] for r in conn.read("CALL db.relationshipTypes() YIELD relationshipType AS t RETURN t")}
+def export_graph(conn: GraphConnection, read_batch_size: int = 2_000) -> GraphSnapshot:
+    """Read the whole recommendation-relevant graph into a :class:`GraphSnapshot`.
+
+    Relationships, order lines and vectors are read for ``read_batch_size`` source ids at a time.
+    """
+    labels = {r["label"] for r in conn.read(cypher.LABELS)}
+    types = {r["t"] for r in conn.read(cypher.RELATIONSHIP_TYPES)}
     ids = {name: read_node_ids(conn, label) if label.value in labels else [] for name, label in NODE_TYPES.items()}
     index = {t: {v: i for i, v in enumerate(vals)} for t, vals in ids.items()}
     edges: dict[EdgeKey, np.ndarray] = {}
@@ -218,12 +199,12 @@ def export_graph(conn: GraphConnection, batch_size: int = 2_000) -> GraphSnapsho
         if triple[1].value not in types:
             continue
         key = edge_key(*triple)
-        e, v, s = read_edges(conn, triple, ids, index, batch_size)
+        e, v, s = read_edges(conn, triple, ids, index, read_batch_size)
         if e.shape[1] == 0:
             continue
         edges[key], values[key] = e, v
         if s is not None:
             splits[key] = s
-    orders = read_orders(conn, ids, index, batch_size) if Rel.CONTAINS.value in types else None
-    matrix, mask, titles = read_products(conn, ids["product"], batch_size)
+    orders = read_orders(conn, ids, index, read_batch_size) if Rel.CONTAINS.value in types else None
+    matrix, mask, titles = read_products(conn, ids["product"], read_batch_size)
     return GraphSnapshot(ids, edges, values, splits, orders, matrix, mask, titles)

@@ -31,11 +31,15 @@ DB_DIR = Path(__file__).resolve().parent.parent / "db"
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Where a local server keeps its files and which loopback ports it listens on."""
+    """Where a local server keeps its files and which loopback ports it listens on.
+
+    The ports have no default here: they come from ``kgrec.config.Settings`` (one pair per server:
+    main, test, bench), so two servers never meet on a port by accident.
+    """
 
     state_dir: Path
-    bolt_port: int = 7687
-    http_port: int = 7474
+    bolt_port: int
+    http_port: int
     heap: str = "1g"
     pagecache: str = "512m"
     lib_dir: Path | None = None  # defaults to db/target/lib beside db/pom.xml

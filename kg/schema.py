@@ -21,7 +21,6 @@ Graph (see docs/schema.md for the diagram)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -96,14 +95,6 @@ PRODUCT_VECTOR_INDEX = "product_text_embedding"
 PRODUCT_FULLTEXT_INDEX = "product_text"
 
 
-@dataclass(frozen=True)
-class SchemaStatement:
-    """One idempotent DDL statement and what it is for."""
-
-    name: str
-    cypher: str
-
-
 def key_of(label: Label) -> str:
     """The id property of ``label``; raises SchemaError for a label outside the schema."""
     try:
@@ -112,52 +103,8 @@ def key_of(label: Label) -> str:
         raise SchemaError(f"{label!r} is not a node label of the kgrec schema: use kg.schema.Label") from exc
 
 
-def schema_statements() -> list[SchemaStatement]:
-    """Constraints and indexes, all ``IF NOT EXISTS`` so that running them twice changes nothing."""
-    statements = [
-        SchemaStatement(
-            f"{label.value.lower()}_{key}_unique",
-            f"CREATE CONSTRAINT {label.value.lower()}_{key}_unique IF NOT EXISTS "
-            f"FOR (n:{label.value}) REQUIRE n.{key} IS UNIQUE",
-        )
-        for label, key in NODE_KEYS.items()
-    ]
-    statements += [
-        SchemaStatement(
-            "order_timestamp",
-            "CREATE INDEX order_timestamp IF NOT EXISTS FOR (o:Order) ON (o.timestamp)",
-        ),
-        SchemaStatement(
-            "attribute_name_value",
-            "CREATE INDEX attribute_name_value IF NOT EXISTS FOR (a:Attribute) ON (a.name, a.value)",
-        ),
-        SchemaStatement(
-            "bundle_source",
-            "CREATE INDEX bundle_source IF NOT EXISTS FOR (b:Bundle) ON (b.source)",
-        ),
-        SchemaStatement(
-            "product_text_hash",
-            "CREATE INDEX product_text_hash IF NOT EXISTS FOR (p:Product) ON (p.text_hash)",
-        ),
-        SchemaStatement(
-            PRODUCT_FULLTEXT_INDEX,
-            f"CREATE FULLTEXT INDEX {PRODUCT_FULLTEXT_INDEX} IF NOT EXISTS "
-            "FOR (p:Product) ON EACH [p.title, p.description]",
-        ),
-    ]
-    return statements
-
-
-def vector_index_statement(dimensions: int) -> SchemaStatement:
-    """The cosine vector index over Product.embedding (created once vectors exist)."""
-    if dimensions <= 0:
-        raise SchemaError(f"vector dimensions must be positive, got {dimensions}")
-    return SchemaStatement(
-        PRODUCT_VECTOR_INDEX,
-        f"CREATE VECTOR INDEX {PRODUCT_VECTOR_INDEX} IF NOT EXISTS "
-        "FOR (p:Product) ON (p.embedding) OPTIONS {indexConfig: {"
-        f"`vector.dimensions`: {int(dimensions)}, `vector.similarity_function`: 'cosine'}}}}",
-    )
+#: Seconds ``ensure_schema`` waits for new indexes to come online.
+INDEX_WAIT_S = 300
 
 
 def ensure_vector_index(conn: GraphConnection, dimensions: int) -> None:
@@ -166,23 +113,25 @@ def ensure_vector_index(conn: GraphConnection, dimensions: int) -> None:
     A changed embedding model changes the vector size, and Neo4j rejects queries whose vector
     size differs from the index's, so an index of the wrong size is dropped and recreated.
     """
-    statement = vector_index_statement(dimensions)
-    rows = conn.execute(
-        "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options", {"name": statement.name}
-    )
+    from kgrec.kg import cypher  # the statements are built from this module's vocabulary
+
+    statement = cypher.vector_index_statement(dimensions)
+    rows = conn.execute(cypher.VECTOR_INDEX_OPTIONS, {"name": statement.name})
     if rows:
         existing = (rows[0]["options"] or {}).get("indexConfig", {}).get("vector.dimensions")
         if existing is not None and int(existing) != int(dimensions):
-            conn.execute(f"DROP INDEX {PRODUCT_VECTOR_INDEX} IF EXISTS")
+            conn.execute(cypher.DROP_VECTOR_INDEX)
     conn.execute(statement.cypher)
-    conn.execute("CALL db.awaitIndexes(300)")
+    conn.execute(cypher.AWAIT_INDEXES, {"timeout_s": INDEX_WAIT_S})
 
 
 def ensure_schema(conn: GraphConnection) -> list[str]:
     """Create every constraint and index that is missing; returns the statement names run."""
+    from kgrec.kg import cypher  # the statements are built from this module's vocabulary
+
     names = []
-    for statement in schema_statements():
+    for statement in cypher.schema_statements():
         conn.execute(statement.cypher)
         names.append(statement.name)
-    conn.execute("CALL db.awaitIndexes(300)")
+    conn.execute(cypher.AWAIT_INDEXES, {"timeout_s": INDEX_WAIT_S})
     return names

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from kgrec.kg.connection import GraphConnection
-from kgrec.kg.errors import KgrecError, SchemaError
-from kgrec.kg.schema import PRODUCT_FULLTEXT_INDEX, PRODUCT_VECTOR_INDEX, Label, Rel
+from kgrec.kg.cypher import check_vocabulary
+from kgrec.kg.errors import KgrecError
+from kgrec.kg.schema import PRODUCT_FULLTEXT_INDEX, PRODUCT_VECTOR_INDEX
 
 
 class QueryError(KgrecError):
@@ -55,8 +56,6 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "list[str]": (list, tuple),
 }
 _PARAM_RE = re.compile(r"^\$(\w+)\s*:\s*([\w\[\]]+)(\?)?\s*(?:=\s*(.+))?$")
-_LABEL_RE = re.compile(r"\(\s*\w*\s*:\s*([A-Za-z_][\w|&]*)")
-_REL_RE = re.compile(r"\[\s*\w*\s*:\s*([A-Za-z_][\w|]*)")
 _USE_RE = re.compile(r"\$([A-Za-z_]\w*)")
 _NO_DEFAULT = object()
 
@@ -121,19 +120,6 @@ def _parse_parameters(text: str, filename: str) -> tuple[Parameter, ...]:
     return tuple(params)
 
 
-def _check_vocabulary(cypher: str, filename: str) -> None:
-    labels = {label.value for label in Label}
-    rels = {rel.value for rel in Rel}
-    for match in _LABEL_RE.finditer(cypher):
-        for name in re.split(r"[|&]", match.group(1)):
-            if name not in labels:
-                raise SchemaError(f"{filename}: label {name!r} is not in kg.schema.Label")
-    for match in _REL_RE.finditer(cypher):
-        for name in match.group(1).split("|"):
-            if name not in rels:
-                raise SchemaError(f"{filename}: relationship type {name!r} is not in kg.schema.Rel")
-
-
 def parse_query(text: str, filename: str) -> NamedQuery:
     """Parse one file: header comment, then Cypher; checks names, parameters and vocabulary."""
     header: dict[str, list[str]] = {}
@@ -165,7 +151,7 @@ def parse_query(text: str, filename: str) -> NamedQuery:
     unknown = set(constants) - set(CONSTANTS)
     if unknown:
         raise QueryError(f"{filename}: unknown constants {sorted(unknown)}; known: {sorted(CONSTANTS)}")
-    _check_vocabulary(code, filename)
+    check_vocabulary(code, filename)
     purpose, returns = " ".join(header["purpose"]), " ".join(header["returns"])
     return NamedQuery(name, purpose, params, constants, returns, cypher, filename)
 

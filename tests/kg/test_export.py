@@ -18,7 +18,7 @@ def test_export_round_trip(graph: GraphConnection) -> None:
         f"MATCH (u:{Label.USER} {{id: 'U000'}}), (p:{Label.PRODUCT} {{id: 'P000'}}) "
         f"MERGE (u)-[:{Rel.RATED} {{rating: 5.0, ts: 1}}]->(p)"
     )
-    snap = export_graph(graph, batch_size=3)  # several batches per relation
+    snap = export_graph(graph, read_batch_size=3)  # several batches per relation
 
     assert snap.ids["user"] == sorted(shop.users)
     assert snap.ids["product"] == sorted([*shop.products, "lonely"])

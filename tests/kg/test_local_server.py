@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 
 import pytest
@@ -51,9 +52,9 @@ def test_schema_is_idempotent(graph: GraphConnection) -> None:
 
 def test_write_batches_counts_rows_and_batches(graph: GraphConnection) -> None:
     rows = [{"id": f"u{i}"} for i in range(25)]
-    summary = graph.write_batches("UNWIND $rows AS r MERGE (:User {id: r.id})", rows, batch_size=10)
+    summary = graph.write_batches("UNWIND $rows AS r MERGE (:User {id: r.id})", rows, write_batch_size=10)
     assert (summary.rows, summary.batches, summary.nodes_created) == (25, 3, 25)
-    again = graph.write_batches("UNWIND $rows AS r MERGE (:User {id: r.id})", rows, batch_size=10)
+    again = graph.write_batches("UNWIND $rows AS r MERGE (:User {id: r.id})", rows, write_batch_size=10)
     assert again.nodes_created == 0
     assert graph.count("MATCH (u:User) RETURN count(u) AS n") == 25
 
@@ -84,11 +85,20 @@ def test_http_connector_serves_the_browser(test_server: LocalNeo4j) -> None:
         assert b"<html" in response.read(2000).lower()
 
 
+def _free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it), so parallel runs never collide."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_stop_is_clean_and_data_survives_a_restart(tmp_path) -> None:
     from kgrec.kg.local_server import ServerConfig
 
     server = LocalNeo4j(
-        ServerConfig(state_dir=tmp_path / "srv", bolt_port=7698, http_port=7498, heap="512m", pagecache="64m")
+        ServerConfig(
+            state_dir=tmp_path / "srv", bolt_port=_free_port(), http_port=_free_port(), heap="512m", pagecache="64m"
+        )
     )
     assert not server.status().running
     try:
