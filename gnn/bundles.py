@@ -35,11 +35,7 @@ from torch import Tensor
 
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import KgrecError, UnknownEntityError
-from kgrec.kg.schema import PRODUCT_VECTOR_INDEX, Label, Rel
-
-_P, _C, _A, _U = Label.PRODUCT.value, Label.CATEGORY.value, Label.ATTRIBUTE.value, Label.USER.value
-_BW, _IN, _HAS = Rel.BOUGHT_WITH.value, Rel.IN_CATEGORY.value, Rel.HAS_ATTRIBUTE.value
-_CHILD, _PURCH = Rel.CHILD_OF.value, Rel.PURCHASED.value
+from kgrec.queries.runner import run
 
 
 class BundleError(KgrecError):
@@ -122,44 +118,23 @@ class _Pool:
             self.evidence[pid].append(ev)
 
 
-_CHECK = f"UNWIND $ids AS pid OPTIONAL MATCH (p:{_P} {{id: pid}}) RETURN pid, p IS NOT NULL AS found"
-_BOUGHT = (
-    f"MATCH (a:{_P})-[r:{_BW}]->(c:{_P}) WHERE a.id IN $ids AND NOT c.id IN $ids "
-    "RETURN a.id AS a, c.id AS c, r.confidence AS conf, r.lift AS lift, r.orders AS orders "
-    "ORDER BY r.confidence DESC LIMIT $limit"
-)
-_TEXT = (
-    f"UNWIND $ids AS pid MATCH (a:{_P} {{id: pid}}) WHERE a.embedding IS NOT NULL "
-    "CALL db.index.vector.queryNodes($index, $n, a.embedding) YIELD node, score "
-    "WITH a, node WHERE NOT node.id IN $ids RETURN a.id AS a, node.id AS c"
-)
-_HAS_INDEX = "SHOW INDEXES YIELD name, state WHERE name = $index AND state = 'ONLINE' RETURN count(*) AS n"
-_DETAILS = (
-    f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) "
-    f"OPTIONAL MATCH (c)-[:{_IN}]->(cat:{_C}) "
-    f"OPTIONAL MATCH (c)-[:{_HAS}]->(at:{_A}) "
-    "RETURN c.id AS id, c.title AS title, c.price AS price, c.in_stock AS in_stock, "
-    "c.embedding AS vector, collect(DISTINCT cat.path) AS cats, "
-    "collect(DISTINCT [at.name, toString(at.value)]) AS attrs"
-)
-_IN_CATEGORY = (
-    f"UNWIND $ids AS pid MATCH (c:{_P} {{id: pid}}) WHERE EXISTS {{ "
-    f"MATCH (c)-[:{_IN}]->(:{_C})-[:{_CHILD}*0..]->(:{_C} {{path: $category}}) }} "
-    "RETURN c.id AS id"
-)
-
-
 def product_details(conn: GraphConnection, ids: Sequence[str]) -> dict[str, dict]:
     """id → {title, price, in_stock, vector, cats, attrs} for the products that exist."""
     out = {}
-    for r in conn.read(_DETAILS, {"ids": list(ids)}):
-        r["attrs"] = {(a, v) for a, v in r["attrs"] if a is not None}
-        out[r["id"]] = r
+    for r in run(conn, "product_facts", product_ids=list(ids)):
+        out[r["product_id"]] = {
+            "title": r["title"],
+            "price": r["price"],
+            "in_stock": r["in_stock"],
+            "vector": r["vector"],
+            "cats": r["categories"],
+            "attrs": {(a, v) for a, v in r["attributes"] if a is not None},
+        }
     return out
 
 
 def require_products(conn: GraphConnection, ids: Sequence[str]) -> None:
-    missing = [r["pid"] for r in conn.read(_CHECK, {"ids": list(ids)}) if not r["found"]]
+    missing = [r["product_id"] for r in run(conn, "products_exist", product_ids=list(ids)) if not r["found"]]
     if missing:
         raise UnknownEntityError(f"unknown product id(s) {missing}: check `kgrec stats` or the ids in your basket")
 
@@ -212,17 +187,17 @@ def complete_basket(
     require_products(conn, basket)
     pool = _Pool()
     n = len(basket)
-    for r in conn.read(_BOUGHT, {"ids": basket, "limit": pool_size * n}):
-        conf, lift = float(r["conf"] or 0.0), float(r["lift"] or 0.0)
+    for r in run(conn, "basket_bought_with", product_ids=basket, limit=pool_size * n):
+        conf, lift = float(r["confidence"] or 0.0), float(r["lift"] or 0.0)
         pool.add(
-            r["c"],
+            r["product_id"],
             "copurchase",
             conf / n,
-            Evidence("bought_with", r["a"], conf, f"lift {lift:.1f}, {r['orders']} orders"),
+            Evidence("bought_with", r["basket_item"], conf, f"lift {lift:.1f}, {r['orders']} orders"),
         )
-    if conn.count(_HAS_INDEX, {"index": PRODUCT_VECTOR_INDEX}):
-        for r in conn.read(_TEXT, {"ids": basket, "index": PRODUCT_VECTOR_INDEX, "n": pool_size // n + 1}):
-            pool.parts[r["c"]].setdefault("text", 0.0)
+    if [r["state"] for r in run(conn, "vector_index_state")] == ["ONLINE"]:
+        for r in run(conn, "basket_text_neighbours", product_ids=basket, per_item=pool_size // n + 1):
+            pool.parts[r["product_id"]].setdefault("text", 0.0)
     if model is not None:
         _model_part(pool, model, basket, pool_size)
     for pid in basket:
@@ -291,23 +266,17 @@ def _filter(
     if in_stock_only:
         keep = [c for c in keep if details[c]["in_stock"] is not False]
     if category is not None:
-        inside = {r["id"] for r in conn.read(_IN_CATEGORY, {"ids": keep, "category": category})}
+        inside = {r["product_id"] for r in run(conn, "products_in_category", product_ids=keep, category=category)}
         keep = [c for c in keep if c in inside]
     return sorted(keep)
 
 
-_USER_PRODUCTS = (
-    f"MATCH (u:{_U} {{id: $user}}) OPTIONAL MATCH (u)-[r:{_PURCH}]->(p:{_P}) "
-    "RETURN p.id AS id ORDER BY coalesce(r.count, 1) DESC, p.id LIMIT $limit"
-)
-
-
 def user_products(conn: GraphConnection, user_id: str, limit: int = 20) -> list[str]:
     """The user's most purchased products; raises UnknownEntityError for an unknown user."""
-    rows = conn.read(_USER_PRODUCTS, {"user": user_id, "limit": limit})
+    rows = run(conn, "user_top_products", user_id=user_id, limit=limit)
     if not rows:
         raise UnknownEntityError(f"unknown user id {user_id!r}: check the id (see `kgrec stats`)")
-    return [r["id"] for r in rows if r["id"] is not None]
+    return [r["product_id"] for r in rows if r["product_id"] is not None]
 
 
 @dataclass(frozen=True)
@@ -324,7 +293,7 @@ class ComposedBundle:
     """A bundle built for ``user_id``: its items in the order chosen, total score and price."""
 
     user_id: str
-    seed: str | None
+    anchor_product: str | None
     items: list[ComposedItem]
     total_score: float
     total_price: float | None
@@ -355,7 +324,7 @@ def compose_bundle(
     conn: GraphConnection,
     user_id: str,
     *,
-    seed: str | None = None,
+    anchor_product: str | None = None,
     size: int = 3,
     budget: float | None = None,
     model: ModelLink | None = None,
@@ -364,24 +333,30 @@ def compose_bundle(
     type_attribute: str = "type",
     pool: int = 100,
 ) -> ComposedBundle:
-    """Greedy bundle of ``size`` products (the seed included) for ``user_id`` within ``budget``."""
+    """Greedy bundle of ``size`` products for ``user_id`` within ``budget``.
+
+    ``anchor_product``: a product id the bundle is built around (it is the first item); without
+    one, the bundle starts from the user's purchases.
+    """
     if size < 1 or (budget is not None and budget <= 0):
         raise BundleError(f"size must be >= 1 and budget positive, got size={size}, budget={budget}")
     bought = user_products(conn, user_id)
-    if seed is None and not bought:
-        raise BundleError(f"user {user_id!r} has no purchases: pass --seed PRODUCT to start from")
-    if seed is not None:
-        require_products(conn, [seed])
+    if anchor_product is None and not bought:
+        raise BundleError(f"user {user_id!r} has no purchases: give an anchor product to build the bundle around")
+    if anchor_product is not None:
+        require_products(conn, [anchor_product])
     kw = {"model": model, "max_price": budget, "k": pool}
     affinity = _as_map(complete_basket(conn, bought, **kw)) if bought else {}
-    chosen: list[str] = [seed] if seed else []
+    chosen: list[str] = [anchor_product] if anchor_product else []
     details = product_details(conn, chosen)
     items: list[ComposedItem] = []
-    if seed:
-        price = details[seed]["price"]
+    if anchor_product:
+        price = details[anchor_product]["price"]
         if budget is not None and (price is None or price > budget):
-            raise BundleError(f"the seed {seed} costs {price}, over the budget {budget}")
-        items.append(ComposedItem(seed, details[seed]["title"], price, 0.0, ["your starting product"]))
+            raise BundleError(f"the anchor product {anchor_product} costs {price}, over the budget {budget}")
+        items.append(
+            ComposedItem(anchor_product, details[anchor_product]["title"], price, 0.0, ["your starting product"])
+        )
     while len(chosen) < size:
         compat = _as_map(complete_basket(conn, chosen, **kw)) if chosen else {}
         cands = (set(affinity) | set(compat)) - set(chosen) - set(bought)
@@ -418,4 +393,4 @@ def compose_bundle(
         items.append(ComposedItem(c, details[c]["title"], details[c]["price"], round(value, 6), reasons))
     prices = [i.price for i in items]
     total_price = None if any(p is None for p in prices) else round(sum(prices), 2)  # type: ignore[arg-type]
-    return ComposedBundle(user_id, seed, items, round(sum(i.score for i in items), 6), total_price)
+    return ComposedBundle(user_id, anchor_product, items, round(sum(i.score for i in items), 6), total_price)

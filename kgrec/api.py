@@ -338,8 +338,8 @@ def _add_routes(app: FastAPI, state: AppState) -> None:
 
     @app.post("/bundles/compose", response_model=BundleOut, tags=["bundles"])
     def compose(request: ComposeRequest) -> BundleOut:
-        """A new bundle for a user, around an optional seed product, within an optional budget."""
+        """A new bundle for a user, around an optional anchor product, within an optional budget."""
         bundle = state.bundles.get(state.connection).compose_bundle(
-            request.user_id, request.seed_product_id, request.size, request.budget
+            request.user_id, request.anchor_product_id, request.size, request.budget
         )
         return _with_titles(state.connection(), [as_bundle(bundle)])[0]

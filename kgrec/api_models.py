@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from kgrec.queries.explain import Explanation
 
@@ -39,7 +39,7 @@ class BundlesLike(Protocol):
     ) -> Sequence[Any]: ...
     def recommend_bundles(self, user_id: str, k: int = 5) -> Sequence[Any]: ...
     def compose_bundle(
-        self, user_id: str, seed_product_id: str | None = None, size: int = 3, budget: float | None = None
+        self, user_id: str, anchor_product_id: str | None = None, size: int = 3, budget: float | None = None
     ) -> Any: ...
 
 
@@ -131,7 +131,11 @@ class BundleOut(BaseModel):
 
 class ComposeRequest(BaseModel):
     user_id: str = Field(min_length=1)
-    seed_product_id: str | None = None
+    anchor_product_id: str | None = Field(
+        None,
+        validation_alias=AliasChoices("anchor_product_id", "seed_product_id"),
+        description="a product id to build the bundle around (its first item); the old name seed_product_id is still read",
+    )
     size: int = Field(3, ge=2, le=20)
     budget: float | None = Field(None, gt=0)
 

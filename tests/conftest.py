@@ -1,48 +1,47 @@
 """Shared fixtures: one real Neo4j test server per run, on its own ports and state folder.
 
-The server is the project's own (``kg.local_server``), never a mock. Set
-``KGREC_TEST_NEO4J_URI`` / ``KGREC_TEST_NEO4J_PASSWORD`` to run against another real server, or
-``KGREC_TEST_STATE_DIR`` / ``KGREC_TEST_BOLT_PORT`` / ``KGREC_TEST_HTTP_PORT`` to run a second one.
+The server is the project's own (``kg.local_server``), never a mock; where it lives comes from
+``kgrec.config.Settings``. Set ``KGREC_TEST_NEO4J_URI`` / ``KGREC_TEST_NEO4J_PASSWORD`` to run
+against another real server, or ``KGREC_TEST_STATE_DIR`` / ``KGREC_TEST_BOLT_PORT`` /
+``KGREC_TEST_HTTP_PORT`` to run a second one beside it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection, Neo4jCredentials
-from kgrec.kg.local_server import LocalNeo4j, ServerConfig
+from kgrec.kg.local_server import LocalNeo4j
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
-def test_server() -> LocalNeo4j:
+def test_settings() -> Settings:
+    """Settings of this run; the test server's folder defaults to <repository>/.kgrec/test-neo4j."""
+    settings = Settings()
+    if settings.test_state_dir is None:
+        settings = settings.model_copy(update={"test_state_dir": ROOT / ".kgrec" / "test-neo4j"})
+    return settings
+
+
+@pytest.fixture(scope="session")
+def test_server(test_settings: Settings) -> LocalNeo4j:
     """The test server, started once (or reused if it already runs) and left running."""
-    server = LocalNeo4j(
-        ServerConfig(
-            state_dir=Path(os.environ.get("KGREC_TEST_STATE_DIR", ROOT / ".kgrec" / "test-neo4j")),
-            bolt_port=int(os.environ.get("KGREC_TEST_BOLT_PORT", "7688")),
-            http_port=int(os.environ.get("KGREC_TEST_HTTP_PORT", "7475")),
-            heap="1g",
-            pagecache="256m",
-        )
-    )
-    if not os.environ.get("KGREC_TEST_NEO4J_URI"):
+    server = test_settings.test_server()
+    if not test_settings.test_neo4j_uri:
         server.start()
     return server
 
 
 @pytest.fixture(scope="session")
-def test_credentials(test_server: LocalNeo4j) -> Neo4jCredentials:
-    uri = os.environ.get("KGREC_TEST_NEO4J_URI")
-    if uri:
-        return Neo4jCredentials(uri, "neo4j", os.environ.get("KGREC_TEST_NEO4J_PASSWORD", ""))
-    return test_server.credentials()
+def test_credentials(test_settings: Settings, test_server: LocalNeo4j) -> Neo4jCredentials:
+    return test_settings.test_credentials()
 
 
 @pytest.fixture(scope="session")

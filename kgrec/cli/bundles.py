@@ -5,28 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kgrec.cli.common import console, newest_checkpoint, open_graph
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
-from kgrec.kg.errors import KgrecError
 
-console = Console()
 basket_app = typer.Typer(help="Complete a basket with products bought together.", no_args_is_help=True)
 bundles_app = typer.Typer(help="Recommend, compose and mine product bundles.", no_args_is_help=True)
-
-
-def _fail(error: KgrecError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {error}")
-    return typer.Exit(code=1)
 
 
 def _gnn_link(conn: GraphConnection, settings: Settings, use: bool):  # -> ModelLink | None
     """The co-purchase head of the newest HeteroSAGE checkpoint, when asked for and present."""
     if not use:
         return None
-    from kgrec.cli.model import newest_checkpoint
     from kgrec.gnn.bundles import ModelLink
     from kgrec.gnn.recommender import Recommender
 
@@ -57,20 +49,16 @@ def basket_complete(
     """Products likely bought with the basket, with the evidence for each."""
     from kgrec.gnn.bundles import complete_basket
 
-    settings = Settings()
-    try:
-        with GraphConnection(settings.credentials()) as conn:
-            result = complete_basket(
-                conn,
-                product_ids,
-                k,
-                max_price=max_price,
-                category=category,
-                in_stock_only=not include_out_of_stock,
-                model=_gnn_link(conn, settings, gnn),
-            )
-    except KgrecError as error:
-        raise _fail(error) from error
+    with open_graph() as (settings, conn):
+        result = complete_basket(
+            conn,
+            product_ids,
+            k,
+            max_price=max_price,
+            category=category,
+            in_stock_only=not include_out_of_stock,
+            model=_gnn_link(conn, settings, gnn),
+        )
     table = Table(title=f"to add to {', '.join(result.basket)}")
     for column in ("#", "product", "score", "price", "title", "why"):
         table.add_column(column, justify="right" if column in ("#", "score", "price") else "left")
@@ -87,16 +75,14 @@ def bundles_recommend(
 ) -> None:
     """Bundles for a user: the bundle GNN when --epochs > 0, else item overlap + popularity."""
     from kgrec.gnn.bundle_recs import fit_bundle_model, recommend_bundles
+    from kgrec.gnn.models.bundle_gnn import BundleModelConfig
 
-    try:
-        with GraphConnection(Settings().credentials()) as conn:
-            link = None
-            if epochs > 0:
-                with console.status(f"training the bundle GNN for {epochs} epochs…"):
-                    link = fit_bundle_model(conn, epochs=epochs)
-            recs = recommend_bundles(conn, user_id, k, link)
-    except KgrecError as error:
-        raise _fail(error) from error
+    with open_graph() as (settings, conn):
+        link = None
+        if epochs > 0:
+            with console.status(f"training the bundle GNN for {epochs} epochs…"):
+                link = fit_bundle_model(conn, epochs=epochs, config=BundleModelConfig(seed=settings.seed))
+        recs = recommend_bundles(conn, user_id, k, link)
     table = Table(title=f"bundles for {user_id}")
     for column in ("#", "bundle", "score", "items", "title", "why"):
         table.add_column(column, justify="right" if column in ("#", "score", "items") else "left")
@@ -108,22 +94,20 @@ def bundles_recommend(
 @bundles_app.command("compose")
 def bundles_compose(
     user_id: str,
-    seed: Annotated[str | None, typer.Option(help="product to build the bundle around")] = None,
-    size: Annotated[int, typer.Option(help="number of products (the seed included)")] = 3,
+    anchor_product: Annotated[
+        str | None, typer.Option("--anchor-product", help="product id to build the bundle around (its first item)")
+    ] = None,
+    size: Annotated[int, typer.Option(help="number of products (the anchor product included)")] = 3,
     budget: Annotated[float | None, typer.Option(help="ceiling on the sum of prices")] = None,
     gnn: Annotated[bool, typer.Option(help=_GNN_HELP)] = True,
 ) -> None:
     """Build a coherent bundle of complementary products for a user."""
     from kgrec.gnn.bundles import compose_bundle
 
-    settings = Settings()
-    try:
-        with GraphConnection(settings.credentials()) as conn:
-            bundle = compose_bundle(
-                conn, user_id, seed=seed, size=size, budget=budget, model=_gnn_link(conn, settings, gnn)
-            )
-    except KgrecError as error:
-        raise _fail(error) from error
+    with open_graph() as (settings, conn):
+        bundle = compose_bundle(
+            conn, user_id, anchor_product=anchor_product, size=size, budget=budget, model=_gnn_link(conn, settings, gnn)
+        )
     total = "" if bundle.total_price is None else f", total price {bundle.total_price:.2f}"
     table = Table(title=f"bundle for {user_id} (score {bundle.total_score:.3f}{total})")
     for column in ("#", "product", "price", "title", "why"):
@@ -143,11 +127,8 @@ def bundles_mine(
     """Mine frequent pairs/triples from orders into Bundle nodes (source 'mined'); idempotent."""
     from kgrec.kg.bundle_mining import mine_bundles
 
-    try:
-        with GraphConnection(Settings().credentials()) as conn, console.status("mining baskets…"):
-            s = mine_bundles(conn, min_orders, min_lift, max_size, max_bundles)
-    except KgrecError as error:
-        raise _fail(error) from error
+    with open_graph() as (settings, conn), console.status("mining baskets…"):
+        s = mine_bundles(conn, min_orders, min_lift, max_size, max_bundles, settings.write_batch_size)
     console.print(
         f"{s.baskets:,} baskets → {s.pairs:,} pairs and {s.triples:,} triples; "
         f"{s.bundles_written:,} mined bundles written, {s.bundles_removed:,} stale removed"

@@ -5,22 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kgrec.cli.common import console, failing_cleanly, open_graph
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
-from kgrec.kg.errors import KgrecError
-from kgrec.kg.schema import Label, Rel, ensure_schema
+from kgrec.kg.schema import ensure_schema
+from kgrec.queries.runner import run_one
 
 db_app = typer.Typer(help="Start, stop and inspect the project's own Neo4j server.", no_args_is_help=True)
-console = Console()
-
-
-def fail(error: KgrecError) -> typer.Exit:
-    """Print a kgrec error in red and return the exit to raise."""
-    console.print(f"[red]error:[/red] {error}")
-    return typer.Exit(code=1)
 
 
 @db_app.command("start")
@@ -30,13 +23,11 @@ def db_start() -> None:
     if not settings.uses_local_server():
         console.print(f"KGREC_NEO4J_URI is set ({settings.neo4j_uri}): nothing to start.")
         return
-    try:
+    with failing_cleanly():
         with console.status("starting Neo4j (first start downloads it with Maven)…"):
             status = settings.local_server().start()
         with GraphConnection(settings.credentials()) as conn:
             ensure_schema(conn)
-    except KgrecError as error:
-        raise fail(error) from error
     console.print(f"Neo4j runs (pid {status.pid}) at {status.bolt_uri}; browser {status.browser_url}")
     console.print(f"user neo4j, password in {settings.local_server().password_file}")
 
@@ -60,10 +51,9 @@ def db_status() -> None:
 
 
 def graph_counts(conn: GraphConnection) -> tuple[dict[str, int], dict[str, int]]:
-    """Node counts per label and relationship counts per type, from the fixed schema."""
-    nodes = {label.value: conn.count(f"MATCH (n:{label.value}) RETURN count(n) AS n") for label in Label}
-    rels = {rel.value: conn.count(f"MATCH ()-[r:{rel.value}]->() RETURN count(r) AS n") for rel in Rel}
-    return nodes, rels
+    """Node counts per label and relationship counts per type (the named query graph_overview)."""
+    row = run_one(conn, "graph_overview") or {"nodes": {}, "relationships": {}}
+    return row["nodes"], row["relationships"]
 
 
 def print_counts(nodes: dict[str, int], rels: dict[str, int]) -> None:
@@ -86,11 +76,8 @@ def register_graph_commands(app: typer.Typer) -> None:
         """Count nodes and relationships per label and type."""
         import json
 
-        try:
-            with GraphConnection(Settings().credentials()) as conn:
-                nodes, rels = graph_counts(conn)
-        except KgrecError as error:
-            raise fail(error) from error
+        with open_graph() as (_, conn):
+            nodes, rels = graph_counts(conn)
         if as_json:
             typer.echo(json.dumps({"nodes": nodes, "relationships": rels}))
         else:

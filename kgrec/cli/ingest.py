@@ -7,16 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from kgrec.config import Settings
+from kgrec.cli.common import console, fail, open_graph
 from kgrec.ingest.pipeline import DEFAULT_DATA_DIR, NAMED_SOURCES, SAMPLE_DIR, IngestReport, ingest_source
-from kgrec.kg.connection import GraphConnection
 from kgrec.kg.copurchase import DEFAULT_MIN_ORDERS
-from kgrec.kg.errors import KgrecError
 
-console = Console()
 sample_app = typer.Typer(help="The bundled demo sample (a slice of UCI Online Retail).", no_args_is_help=True)
 
 
@@ -65,7 +61,10 @@ def register(app: typer.Typer) -> None:
         quarantine_dir: Annotated[
             Path | None, typer.Option(help="where rejected rows go (default: <state_dir>/quarantine)")
         ] = None,
-        batch_size: Annotated[int | None, typer.Option(min=1, help="rows per transaction (default: settings)")] = None,
+        write_batch_size: Annotated[
+            int | None,
+            typer.Option("--write-batch-size", min=1, help="rows per write transaction (default: settings)"),
+        ] = None,
         no_copurchase: Annotated[bool, typer.Option("--no-copurchase", help="skip BOUGHT_WITH")] = False,
         min_orders: Annotated[
             int, typer.Option(min=1, help="fewest shared orders for BOUGHT_WITH")
@@ -73,22 +72,17 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     ) -> None:
         """Validate SOURCE, write accepted rows to the graph in batches and quarantine the rest."""
-        settings = Settings()
-        try:
-            with GraphConnection(settings.credentials()) as conn:
-                report = ingest_source(
-                    conn,
-                    source,
-                    data_dir=data_dir,
-                    quarantine_dir=quarantine_dir or settings.state_dir / "quarantine",
-                    batch_size=batch_size or settings.batch_size,
-                    copurchase=not no_copurchase,
-                    min_orders=min_orders,
-                    progress=not as_json,
-                )
-        except KgrecError as error:
-            console.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(code=1) from error
+        with open_graph() as (settings, conn):
+            report = ingest_source(
+                conn,
+                source,
+                data_dir=data_dir,
+                quarantine_dir=quarantine_dir or settings.state_dir / "quarantine",
+                write_batch_size=write_batch_size or settings.write_batch_size,
+                copurchase=not no_copurchase,
+                min_orders=min_orders,
+                progress=not as_json,
+            )
         if as_json:
             typer.echo(json.dumps(report.to_dict(), default=str))
         else:
@@ -103,8 +97,7 @@ def register(app: typer.Typer) -> None:
         from kgrec.ingest.sample import build_sample
 
         if not (data_dir / "online-retail").is_dir():
-            console.print(f"[red]error:[/red] {data_dir / 'online-retail'} not found: pass --data-dir")
-            raise typer.Exit(code=1)
+            raise fail(f"{data_dir / 'online-retail'} not found: pass --data-dir")
         summary = build_sample(data_dir, out)
         console.print(
             f"wrote {summary.folder}: {summary.customers} customers, {summary.orders:,} orders, "

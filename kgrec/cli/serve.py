@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kgrec.cli.model import newest_checkpoint
+from kgrec.cli.common import console, fail, failing_cleanly, newest_checkpoint, open_graph
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import KgrecError
 
-console = Console()
 log = logging.getLogger(__name__)
 # Neo4j warns about properties/types absent from a small graph (e.g. no RATED yet): not news to a user.
 logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
@@ -55,11 +53,13 @@ class BundleService:
 
         return recommend_bundles(self.conn, user_id, k)
 
-    def compose_bundle(self, user_id: str, seed_product_id: str | None = None, size: int = 3,
+    def compose_bundle(self, user_id: str, anchor_product_id: str | None = None, size: int = 3,
                        budget: float | None = None) -> Any:  # fmt: skip
         from kgrec.gnn.bundles import compose_bundle
 
-        return compose_bundle(self.conn, user_id, seed=seed_product_id, size=size, budget=budget, model=self._model())
+        return compose_bundle(
+            self.conn, user_id, anchor_product=anchor_product_id, size=size, budget=budget, model=self._model()
+        )
 
 
 def make_providers(
@@ -87,11 +87,6 @@ def make_providers(
         return BundleService(conn, model)
 
     return (recommender if checkpoint is not None else None), bundles
-
-
-def _fail(error: KgrecError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(str(error))}")
-    return typer.Exit(code=1)
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -126,7 +121,7 @@ def register(app: typer.Typer) -> None:
         settings = Settings()
         checkpoint = checkpoint or newest_checkpoint(settings, "hetero_sage")
         if checkpoint is not None and not checkpoint.is_file():
-            raise _fail(KgrecError(f"no checkpoint at {checkpoint}: run `kgrec train` or fix --checkpoint"))
+            raise fail(f"no checkpoint at {checkpoint}: run `kgrec train` or fix --checkpoint")
         recommender, bundles = make_providers(settings, checkpoint)
         console.print(f"model: {checkpoint or 'none (recommendations answer 503 until `kgrec train`)'}")
         console.print(f"explorer on http://{host}:{port}/  ·  API docs on http://{host}:{port}/docs")
@@ -145,11 +140,8 @@ def register(app: typer.Typer) -> None:
 
         from kgrec.queries.explain import explain
 
-        try:
-            with GraphConnection(Settings().credentials()) as conn:
-                result = explain(conn, user_id, product_id, limit)
-        except KgrecError as error:
-            raise _fail(error) from error
+        with open_graph() as (_, conn):
+            result = explain(conn, user_id, product_id, limit)
         if as_json:
             typer.echo(json.dumps(asdict(result), indent=2, default=str))
             return
@@ -168,19 +160,18 @@ def register(app: typer.Typer) -> None:
         """Run a named Cypher query from queries/*.cypher, read-only."""
         from kgrec.queries.runner import get_query, list_queries, parse_cli_params, run
 
-        try:
-            if list_all or name is None:
-                table = Table(title="named queries")
-                for column in ("name", "parameters", "purpose"):
-                    table.add_column(column)
-                for q in list_queries():
-                    table.add_row(q.name, escape(q.signature()), escape(q.purpose))
-                console.print(table)
-                return
-            query = get_query(name)
-            params = parse_cli_params(query, param or [])
-            with GraphConnection(Settings().credentials()) as conn:
-                rows = run(conn, name, **params)
-        except KgrecError as error:
-            raise _fail(error) from error
+        if list_all or name is None:
+            with failing_cleanly():
+                queries = list_queries()
+            table = Table(title="named queries")
+            for column in ("name", "parameters", "purpose"):
+                table.add_column(column)
+            for q in queries:
+                table.add_row(q.name, escape(q.signature()), escape(q.purpose))
+            console.print(table)
+            return
+        with failing_cleanly():
+            params = parse_cli_params(get_query(name), param or [])
+        with open_graph() as (_, conn):
+            rows = run(conn, name, **params)
         _print_rows(rows, as_json)

@@ -146,8 +146,11 @@ def test_bundles_through_gnn_bundles(client: TestClient) -> None:
     assert [b["bundle_id"] for b in bundles] == ["B2", "B1"]
     assert bundles[1]["products"][0] == {"product_id": "P1", "score": 0.0, "title": "WHITE HANGING HEART T-LIGHT HOLDER",
                                          "price": 2.55, "reasons": []}  # fmt: skip
-    composed = client.post("/bundles/compose", json={"user_id": "U1", "seed_product_id": "P1", "size": 2}).json()
+    composed = client.post("/bundles/compose", json={"user_id": "U1", "anchor_product_id": "P1", "size": 2}).json()
     assert [p["product_id"] for p in composed["products"]] == ["P1", "P2"] and composed["total_price"] == 5.5
+    # the name before anchor_product_id still reads the same
+    old = client.post("/bundles/compose", json={"user_id": "U1", "seed_product_id": "P1", "size": 2}).json()
+    assert old["products"] == composed["products"]
     assert client.post("/bundles/compose", json={"user_id": "U1", "size": 1}).status_code == 400
     assert client.post("/bundles/compose", json={"user_id": "NOPE", "size": 2}).status_code == 404
 
