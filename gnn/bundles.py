@@ -150,7 +150,7 @@ def _cos(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
     if not a or not b or len(a) != len(b):
         return 0.0
     x, y = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    return float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-12))
+    return float(x @ y) / max(float(np.linalg.norm(x) * np.linalg.norm(y)), 1e-12)
 
 
 def _model_part(pool: _Pool, link: ModelLink, basket: Sequence[str], top: int) -> None:
@@ -345,8 +345,11 @@ def compose_bundle(
         raise BundleError(f"user {user_id!r} has no purchases: give an anchor product to build the bundle around")
     if anchor_product is not None:
         require_products(conn, [anchor_product])
-    kw = {"model": model, "max_price": budget, "k": pool}
-    affinity = _as_map(complete_basket(conn, bought, **kw)) if bought else {}
+
+    def completion(basket: list[str]) -> dict[str, Suggestion]:
+        return _as_map(complete_basket(conn, basket, pool, max_price=budget, model=model)) if basket else {}
+
+    affinity = completion(bought)
     chosen: list[str] = [anchor_product] if anchor_product else []
     details = product_details(conn, chosen)
     items: list[ComposedItem] = []
@@ -358,7 +361,7 @@ def compose_bundle(
             ComposedItem(anchor_product, details[anchor_product]["title"], price, 0.0, ["your starting product"])
         )
     while len(chosen) < size:
-        compat = _as_map(complete_basket(conn, chosen, **kw)) if chosen else {}
+        compat = completion(chosen)
         cands = (set(affinity) | set(compat)) - set(chosen) - set(bought)
         details.update(product_details(conn, [c for c in cands if c not in details]))
         spent = sum(details[c]["price"] or 0.0 for c in chosen)
@@ -385,7 +388,7 @@ def compose_bundle(
             mine = [e for e in affinity[c].evidence if e.basket_item in bought]
             titles = {p: d["title"] for p, d in details.items()}
             reasons += [
-                f"matches your purchases of {titles.get(e.basket_item) or e.basket_item}" for e in mine[:1]
+                f"matches your purchases of {titles.get(e.basket_item or '') or e.basket_item}" for e in mine[:1]
             ] or ["you may like it (" + ", ".join(affinity[c].reasons[:1]) + ")"]
         if set(details[c]["cats"]) - cats and chosen:
             reasons.append("adds a new category: " + ", ".join(sorted(set(details[c]["cats"]) - cats)))

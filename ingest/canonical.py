@@ -230,7 +230,7 @@ def read_folder(folder: Path) -> CanonicalTables:
             frames[name], bad = read_csv_file(path, spec)
             if bad:
                 malformed[name] = bad
-    return CanonicalTables(**frames, malformed=malformed)  # type: ignore[arg-type]
+    return CanonicalTables(**frames, malformed=malformed)
 
 
 def write_folder(tables: CanonicalTables, folder: Path) -> list[Path]:

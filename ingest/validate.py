@@ -44,22 +44,6 @@ UNKNOWN_ORDER = "unknown_order"
 UNKNOWN_BUNDLE = "unknown_bundle"
 BAD_FIELD_COUNT = "bad_field_count"
 
-REASONS: tuple[str, ...] = (
-    MISSING_FIELD,
-    BAD_NUMBER,
-    NONPOSITIVE_QUANTITY,
-    PRICE_OUT_OF_RANGE,
-    RATING_OUT_OF_RANGE,
-    BAD_TIMESTAMP,
-    TIMESTAMP_OUT_OF_RANGE,
-    BAD_TYPE,
-    DUPLICATE_KEY,
-    UNKNOWN_PRODUCT,
-    UNKNOWN_ORDER,
-    UNKNOWN_BUNDLE,
-    BAD_FIELD_COUNT,
-)
-
 MAX_PRICE = 1_000_000.0
 EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

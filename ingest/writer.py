@@ -170,7 +170,7 @@ def write_attributes(
     long["key"] = long["name"] + "=" + long["value"]
     nodes = long.drop_duplicates("key")[["key", "name", "value", "derived"]]
     total = conn.write_batches(cypher.ATTRIBUTES, _records(nodes), write_batch_size=write_batch_size)
-    names = sorted({attribute_name(c) for c in columns if c})
+    names = sorted({name for c in columns if (name := attribute_name(c)) is not None})
     keys = long.groupby("owner")["key"].agg(lambda s: sorted(set(s)))
     owners = [{"id": o, "names": names, "keys": keys.get(o, [])} for o in frame[id_column].unique()]
     # each owner row carries all its attribute keys: a tenth of the rows per transaction

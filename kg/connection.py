@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, LiteralString, TypeVar, cast
+from typing import Any, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ServiceUnavailable
@@ -117,14 +117,14 @@ class GraphConnection:
     def execute(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one auto-committed statement (schema DDL, admin calls) and return its records."""
         with self.driver.session(database=self.credentials.database) as session:
-            result = session.run(cast(LiteralString, cypher), dict(parameters or {}))
+            result = session.run(cypher, dict(parameters or {}))
             return [record.data() for record in result]
 
     def read(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query in a retried read transaction and return its records as dicts."""
 
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(cast(LiteralString, cypher), dict(parameters or {}))]
+            return [r.data() for r in tx.run(cypher, dict(parameters or {}))]
 
         with self.driver.session(database=self.credentials.database) as session:
             return session.execute_read(work)
@@ -132,14 +132,14 @@ class GraphConnection:
     def read_stream(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Stream records of a large read without holding them all (no retry: single pass)."""
         with self.driver.session(database=self.credentials.database) as session:
-            for record in session.run(cast(LiteralString, cypher), dict(parameters or {})):
+            for record in session.run(cypher, dict(parameters or {})):
                 yield record.data()
 
     def write(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> WriteSummary:
         """Run one write statement in a retried write transaction."""
 
         def work(tx: ManagedTransaction) -> WriteSummary:
-            counters = tx.run(cast(LiteralString, cypher), dict(parameters or {})).consume().counters
+            counters = tx.run(cypher, dict(parameters or {})).consume().counters
             return WriteSummary(
                 rows=1,
                 batches=1,

@@ -141,7 +141,8 @@ def _shared_reasons(rows: Iterable[dict[str, Any]], user_id: str, pid: str) -> l
         kind, products = r["kind"], r["products"]
         shared = PathNode(_SHARED_LABEL[kind].value, r["shared_key"])
         if kind == "profile":
-            strength, path = _SHARED_WEIGHT[kind], (_user(user_id), shared, _product(pid))
+            path: tuple[PathNode, ...] = (_user(user_id), shared, _product(pid))
+            strength = _SHARED_WEIGHT[kind]
             text = _shared_text(kind, r["shared_name"].replace("_", " "), 0, "")
         else:
             strength = _SHARED_WEIGHT[kind] * _saturate(products, 2.0)
@@ -164,7 +165,7 @@ def _bundle_reasons(rows: Iterable[dict[str, Any]], user_id: str, pid: str) -> l
             more = f" and {_plural(owned - 1, 'other product')}" if owned > 1 else ""
             text = f"It is in the bundle “{bundle}” with {via}{more}, which you bought"
             bundle_node = PathNode(Label.BUNDLE.value, r["bundle_id"])
-            path = (_user(user_id), _product(r["via_ids"][0]), bundle_node, _product(pid))
+            path: tuple[PathNode, ...] = (_user(user_id), _product(r["via_ids"][0]), bundle_node, _product(pid))
         else:
             text = f"It is part of the bundle “{bundle}”, which you looked at"
             path = (_user(user_id), PathNode(Label.BUNDLE.value, r["bundle_id"]), _product(pid))
@@ -194,7 +195,9 @@ def popularity_reason(info: PopularityInfo) -> Reason:
 def rank_reasons(reasons: Sequence[Reason], limit: int) -> list[Reason]:
     """Strongest first, but the best reason of each kind before any kind's second reason."""
     ordered = sorted(reasons, key=lambda r: (-r.strength, r.kind, r.text))
-    firsts, rest, seen = [], [], set()
+    firsts: list[Reason] = []
+    rest: list[Reason] = []
+    seen: set[str] = set()
     for reason in ordered:
         (rest if reason.kind in seen else firsts).append(reason)
         seen.add(reason.kind)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,11 +11,14 @@ from kgrec.cli.common import console, newest_checkpoint, open_graph
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
 
+if TYPE_CHECKING:
+    from kgrec.gnn.bundles import ModelLink
+
 basket_app = typer.Typer(help="Complete a basket with products bought together.", no_args_is_help=True)
 bundles_app = typer.Typer(help="Recommend, compose and mine product bundles.", no_args_is_help=True)
 
 
-def _gnn_link(conn: GraphConnection, settings: Settings, use: bool):  # -> ModelLink | None
+def _gnn_link(conn: GraphConnection, settings: Settings, use: bool) -> ModelLink | None:
     """The co-purchase head of the newest HeteroSAGE checkpoint, when asked for and present."""
     if not use:
         return None

@@ -6,7 +6,7 @@ import pytest
 
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.schema import Label, Rel
-from kgrec.queries.runner import bind, get_query, list_queries, run_one
+from kgrec.queries.runner import NamedQuery, bind, get_query, list_queries, run_one
 
 NAMES = [q.name for q in list_queries()]
 
@@ -18,7 +18,7 @@ def test_every_named_query_compiles_on_the_server(session_graph: GraphConnection
     assert session_graph.execute("EXPLAIN " + query.cypher, bind(query, _example(query))) == []
 
 
-def _example(query) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _example(query: NamedQuery) -> dict[str, object]:
     values = {"str": "x", "int": 1, "float": 1.0, "bool": True, "list[str]": ["x"]}
     return {p.name: values[p.type] for p in query.parameters if p.required}
 
