@@ -5,13 +5,14 @@ missing customers, cancellations, non-sale invoices, non-product codes, non-posi
 negative prices; repeated lines merged) sorted by time; the last ``test_share`` of invoices is the test period. Each
 test basket with at least 2 products known from training hides one of them (seeded) and ranks
 every training product given the rest (basket items masked). HitRate@10 and MRR (full ranking,
-``gnn.metrics``). The ``gnn`` epoch count is chosen on the last ``valid_share`` of the training
-period (the model is then refitted on the whole training period for that many epochs).
+``gnn.metrics``). The ``copurchase_gcn`` epoch count is chosen on the last ``valid_share`` of the
+training period (the model is then refitted on the whole training period for that many epochs).
 
-    .venv/bin/python -m bench.basket_online_retail
+    .venv/bin/python -m bench.basket_online_retail                            # the reported run
+    .venv/bin/python -m bench.basket_online_retail --max-epochs 1 --out /tmp  # smoke run
 
-Models: ``gnn`` (gnn.models.basket_gnn.CoPurchaseGNN: LightGCN over the training co-purchase
-graph with MiniLM text features), ``lift`` (sum of lift(a, j) over basket items a, pairs in >= 2
+Models: ``copurchase_gcn`` (bench.models.copurchase_gcn.CoPurchaseGNN: LightGCN over the training
+co-purchase graph with MiniLM text features, trained by ``gnn.train.run_training``), ``lift`` (sum of lift(a, j) over basket items a, pairs in >= 2
 training baskets), ``confidence`` (sum of confidence a→j), ``text`` (mean cosine of MiniLM
 vectors) and ``popularity``.
 """
@@ -19,21 +20,22 @@ vectors) and ``popularity``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import typer
-from scipy import sparse
 
-from bench.common import ROOT, SHARED_DATA, Result, write_results
+from bench.common import CACHE, RESULTS, SHARED_DATA, Result, run, write_results
+from bench.models.copurchase_gcn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN, train_copurchase
+from kgrec.gnn.graph_ops import basket_matrix, cooccurrence
 from kgrec.gnn.metrics import RankingAccumulator
-from kgrec.gnn.models.basket_gnn import CoPurchaseConfig, CoPurchaseCounts, CoPurchaseGNN
+from kgrec.gnn.train import TrainConfig, Validation
 
 CSV = SHARED_DATA / "online-retail" / "online_retail.csv.gz"
-CACHE = ROOT / ".kgrec" / "bench-cache"
+BasketScorer = Callable[[list[list[int]]], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -81,21 +83,12 @@ def split_baskets(df: pd.DataFrame, test_share: float, seed: int) -> BasketSplit
     return BasketSplit(products, [titles_map[p] for p in products], train, contexts, targets)
 
 
-def basket_matrix(baskets: list[list[int]], n: int) -> sparse.csr_matrix:
-    rows = np.repeat(np.arange(len(baskets)), [len(b) for b in baskets])
-    cols = np.fromiter((i for b in baskets for i in b), dtype=np.int64, count=len(rows))
-    x = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), (len(baskets), n))
-    x.data[:] = 1.0
-    return x
-
-
 def pair_scores(train: list[list[int]], n: int, min_orders: int = 2) -> dict[str, np.ndarray]:
     """Dense ``[n, n]`` lift and confidence (a→j) from training baskets, kg.copurchase formulas."""
-    x = basket_matrix(train, n)
-    together = (x.T @ x).toarray()
-    np.fill_diagonal(together, 0)
+    together_sp, per = cooccurrence(basket_matrix(train, n))
+    together = together_sp.toarray()
     together[together < min_orders] = 0
-    per = np.asarray(x.sum(0)).ravel().clip(min=1)
+    per = per.clip(min=1)
     lift = together * len(train) / np.outer(per, per)
     conf = together / per[:, None]
     return {
@@ -119,7 +112,9 @@ def text_vectors(titles: list[str]) -> np.ndarray:
     return vectors
 
 
-def evaluate(score_fn, contexts: list[list[int]], targets: list[int], n: int, batch: int = 512) -> dict[str, float]:
+def evaluate(
+    score_fn: BasketScorer, contexts: list[list[int]], targets: list[int], n: int, batch: int = 512
+) -> dict[str, float]:
     """HitRate@10 and full-ranking MRR; basket items are masked before ranking."""
     acc = RankingAccumulator(n, ks=(10,))
     for start in range(0, len(contexts), batch):
@@ -132,63 +127,59 @@ def evaluate(score_fn, contexts: list[list[int]], targets: list[int], n: int, ba
     return {"hit@10": out["hit@10"], "mrr": out["mrr"]}
 
 
-def matrix_scorer(matrix: np.ndarray):
+def matrix_scorer(matrix: np.ndarray) -> BasketScorer:
     """Score = sum over basket items a of ``matrix[a, j]``."""
     m = torch.from_numpy(matrix)
     return lambda ctx: torch.stack([m[torch.tensor(c)].sum(0) for c in ctx])
 
 
+def hide_one(baskets: Sequence[list[int]], seed: int) -> tuple[list[list[int]], list[int]]:
+    """Each basket of 2+ items with one seeded random item held out: (contexts, targets)."""
+    rng = np.random.default_rng(seed)
+    contexts, targets = [], []
+    for b in baskets:
+        if len(b) >= 2:
+            k = int(rng.integers(len(b)))
+            targets.append(b[k])
+            contexts.append(b[:k] + b[k + 1 :])
+    return contexts, targets
+
+
 def train_gnn(
-    split: BasketSplit, text: np.ndarray, config: CoPurchaseConfig, max_epochs: int, valid_share: float, log=print
+    split: BasketSplit, text: np.ndarray, config: CoPurchaseConfig, schedule: TrainConfig, valid_share: float
 ) -> tuple[CoPurchaseGNN, int, float]:
-    """Pick the epoch count on a temporal validation slice, then refit on all training baskets."""
+    """Pick the epoch count on a temporal validation slice (MRR), then refit on all training baskets."""
     n = len(split.products)
     cut = int(len(split.train) * (1 - valid_share))
     fit, valid = split.train[:cut], split.train[cut:]
-    rng = np.random.default_rng(config.seed + 1)
-    v_ctx, v_tgt = [], []
-    for b in valid:
-        if len(b) >= 2:
-            k = int(rng.integers(len(b)))
-            v_tgt.append(b[k])
-            v_ctx.append(b[:k] + b[k + 1 :])
+    v_ctx, v_tgt = hide_one(valid, config.seed + 1)
     text_t = torch.from_numpy(text)
     model = CoPurchaseGNN(CoPurchaseCounts.from_baskets(fit, n), text_t, config)
-    best = {"mrr": -1.0, "epoch": 0}
-    times: list[float] = []
-    last = [time.time()]
-
-    def on_epoch(epoch: int, loss: float) -> bool:
-        times.append(time.time() - last[0])
-        m = evaluate(model.score_baskets, v_ctx, v_tgt, n)
-        model.train()
-        log(f"epoch {epoch:2d} loss {loss:.3f} valid hit@10 {m['hit@10']:.4f} mrr {m['mrr']:.4f}")
-        if m["mrr"] > best["mrr"]:
-            best.update(mrr=m["mrr"], epoch=epoch)
-        last[0] = time.time()
-        return epoch - best["epoch"] < 3
-
-    model.fit_baskets(fit, max_epochs, on_epoch)
-    log(f"best epoch {best['epoch']} (valid mrr {best['mrr']:.4f}); refitting on all training baskets")
+    check = Validation(lambda: evaluate(model.score_baskets, v_ctx, v_tgt, n), "mrr")
+    chosen = train_copurchase(model, fit, schedule, check)
+    print(f"best epoch {chosen.best_epoch} (valid mrr {chosen.best_valid:.4f}); refitting on all training baskets")
     final = CoPurchaseGNN(CoPurchaseCounts.from_baskets(split.train, n), text_t, config)
-    final.fit_baskets(split.train, int(best["epoch"]))
-    return final, int(best["epoch"]), float(np.mean(times))
+    train_copurchase(final, split.train, replace(schedule, epochs=chosen.best_epoch))
+    return final, chosen.best_epoch, chosen.epoch_seconds
 
 
 def main(
     test_share: float = 0.1,
     valid_share: float = 0.1,
-    max_epochs: int = 20,
+    max_epochs: int = 12,
+    patience: int = 3,
     dim: int = 64,
     layers: int = 2,
     neighbours: int = 64,
     lr: float = 0.02,
+    batch_size: int = 512,
     evidence: bool = True,
     seed: int = 42,
-    threads: int = 2,
-    write: bool = True,
+    threads: int = 1,
+    out: Path = RESULTS,
 ) -> None:
-    """Run every model and write bench/results/basket-online-retail.json."""
+    """Run every model and write <out>/basket-online-retail.json."""
+    config_record = dict(locals())
     torch.set_num_threads(threads)
     split = split_baskets(load_invoices(), test_share, seed)
     n = len(split.products)
@@ -199,32 +190,47 @@ def main(
     text = text_vectors(split.titles)
     pairs = pair_scores(split.train, n)
     text_t = torch.from_numpy(text)
-    scorers = {
+    scorers: dict[str, BasketScorer] = {
         "lift": matrix_scorer(pairs["lift"]),
         "confidence": matrix_scorer(pairs["confidence"]),
         "text": lambda ctx: torch.stack([text_t[torch.tensor(c)].mean(0) for c in ctx]) @ text_t.T,
         "popularity": lambda ctx: torch.from_numpy(pairs["popularity"]).expand(len(ctx), -1),
     }
-    config = CoPurchaseConfig(dim=dim, layers=layers, neighbours=neighbours, lr=lr, evidence=evidence, seed=seed)
+    config = CoPurchaseConfig(dim=dim, layers=layers, neighbours=neighbours, evidence=evidence, seed=seed)
+    schedule = TrainConfig(
+        epochs=max_epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=0.0,
+        patience=patience,
+        seed=seed,
+        device="cpu",
+        progress=False,
+        verbose=True,
+    )
     t0 = time.time()
-    model, epochs, epoch_s = train_gnn(split, text, config, max_epochs, valid_share)
-    scorers = {"gnn": model.score_baskets, **scorers}
+    model, epochs, epoch_s = train_gnn(split, text, config, schedule, valid_share)
+    name = CoPurchaseGNN.name
+    scorers = {name: model.score_baskets, **scorers}
     results = [
-        Result("gnn", "train", "epochs", epochs),
-        Result("gnn", "train", "epoch_s", epoch_s),
-        Result("gnn", "train", "train_s", time.time() - t0),
+        Result(name, "train", "epochs", epochs),
+        Result(name, "train", "epoch_s", epoch_s),
+        Result(name, "train", "train_s", time.time() - t0),
     ]
-    for name, fn in scorers.items():
+    for model_name, fn in scorers.items():
         m = evaluate(fn, split.test_context, split.test_target, n)
-        results = [Result(name, "test", k, v) for k, v in m.items()] + results
+        results = [Result(model_name, "test", k, v) for k, v in m.items()] + results
     results.sort(key=lambda r: (r.split != "test", list(scorers).index(r.model) if r.model in scorers else 0))
-    if write:
-        write_results("basket-online-retail", "online-retail", results)
-    else:
-        from bench.common import print_table
-
-        print_table("basket-online-retail (not written)", results)
+    write_results(
+        "basket-online-retail",
+        "online-retail",
+        results,
+        seeds=[seed],
+        threads=threads,
+        config=config_record,
+        out_dir=out,
+    )
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run(main)

@@ -1,24 +1,41 @@
-"""What every benchmark shares: its own Neo4j server, the results file, the printed table."""
+"""What every benchmark shares: the CLI, the one bench Neo4j server, the results file with provenance.
+
+Every script is a typer command run from the repository root, ``python -m bench.<name> [--options]``;
+its defaults are the configuration it reports, and :func:`write_results` records that
+configuration (``config``) next to the numbers with the provenance of the run::
+
+    {"benchmark", "dataset", "machine", "commit" (git describe --dirty --always), "script_sha"
+     (sha256 of the script), "command", "date", "versions", "seeds", "threads", "device",
+     "config", "results": [{"model", "split", "metric", "value"}]}
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
-from kgrec.kg.local_server import LocalNeo4j, ServerConfig
+from kgrec.kg.local_server import LocalNeo4j
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+CACHE = ROOT / ".kgrec" / "bench-cache"
 
 
 @dataclass(frozen=True)
@@ -31,13 +48,14 @@ class Result:
     value: float
 
 
+def run(main: Callable[..., None]) -> None:
+    """Run a benchmark's ``main`` as its command line (typer: one option per parameter, defaults shown)."""
+    typer.run(main)
+
+
 def bench_server(heap: str = "2g", pagecache: str = "1g") -> LocalNeo4j:
-    """A server of its own (ports 7689/7476) so benchmarks never wipe the demo graph."""
-    return LocalNeo4j(
-        ServerConfig(
-            state_dir=ROOT / ".kgrec" / "bench-neo4j", bolt_port=7689, http_port=7476, heap=heap, pagecache=pagecache
-        )
-    )
+    """The one benchmark server (state folder and ports from ``Settings``), so benchmarks never wipe the demo graph."""
+    return Settings().bench_server(heap=heap, pagecache=pagecache)
 
 
 def connect_bench_graph(clear: bool = True) -> GraphConnection:
@@ -52,52 +70,92 @@ def connect_bench_graph(clear: bool = True) -> GraphConnection:
 
 def machine() -> str:
     """A short description of the machine the numbers came from."""
-    import os
+    import torch
 
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}; {os.cpu_count()} CPU cores"
     cpu = platform.processor() or platform.machine()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"{torch.cuda.get_device_name(0)}; {os.cpu_count()} CPU cores"
-    except ImportError:  # pragma: no cover
-        pass
     return f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}, no GPU"
 
 
 def commit() -> str:
+    """``git describe --dirty --always`` of the checkout (``unknown`` outside git)."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=True
+            ["git", "describe", "--dirty", "--always"], capture_output=True, text=True, cwd=ROOT, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def invocation() -> str:
+def script_sha(script: Path) -> str:
+    """sha256 of the benchmark script's source (empty when the file cannot be read)."""
+    try:
+        return hashlib.sha256(script.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def versions() -> dict[str, str]:
+    """Versions of python and the libraries the numbers depend on."""
+    out = {"python": platform.python_version()}
+    for package in ("torch", "torch-geometric", "numpy", "scipy", "neo4j", "kgrec"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def invocation(script: Path) -> str:
     """How this benchmark was started, as a command to rerun from the repository root."""
-    script = Path(sys.argv[0])
     if script.suffix == ".py" and script.parent.name == "bench":
         return " ".join(["python -m bench." + script.stem, *sys.argv[1:]])
     return "python " + " ".join(sys.argv)
 
 
-def write_results(name: str, dataset: str, results: list[Result], command: str | None = None) -> Path:
-    """Write ``bench/results/<name>.json`` in the project's format and print the table."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write_results(
+    name: str,
+    dataset: str,
+    results: list[Result],
+    command: str | None = None,
+    *,
+    seeds: Sequence[int] = (),
+    threads: int | None = None,
+    device: str = "cpu",
+    config: dict[str, Any] | None = None,
+    out_dir: Path = RESULTS,
+) -> Path:
+    """Write ``<out_dir>/<name>.json`` with the provenance fields and print the table."""
+    import torch
+
+    script = Path(sys.argv[0]).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
         "dataset": dataset,
         "machine": machine(),
         "commit": commit(),
-        "command": command or invocation(),
+        "script_sha": script_sha(script),
+        "command": command or invocation(script),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": versions(),
+        "seeds": list(seeds),
+        "threads": threads if threads is not None else torch.get_num_threads(),
+        "device": device,
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in (config or {}).items()},
         "results": [asdict(r) for r in results],
     }
-    path = RESULTS / f"{name}.json"
+    path = out_dir / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print_table(name, results)
     return path
+
+
+def merged(results: list[Result], models: Sequence[str], path: Path) -> list[Result]:
+    """The rows of other models in the results file at ``path`` (read now) followed by ``results``."""
+    old = json.loads(path.read_text())["results"] if path.exists() else []
+    return [Result(**r) for r in old if r["model"] not in models] + results
 
 
 def print_table(title: str, results: list[Result]) -> None:

@@ -1,38 +1,33 @@
 """Amazon-Book (KGAT split): full ranking of 24,915 items for 70,679 users.
 
-    .venv/bin/python bench/rank_amazon_book.py [--budget-s 1200] [--models popularity,itemknn,lightgcn]
+    .venv/bin/python -m bench.rank_amazon_book                       # the reported run
+    .venv/bin/python -m bench.rank_amazon_book --models popularity --out /tmp   # smoke run
 
 Validation: a seeded random 10% of each user's train items (users with >= 5 train items, so at
 least 1 is held out) is held out for model selection / early stopping; test is the official
-``test.txt`` with the full ``train.txt`` masked. LightGCN is trained on train-minus-valid with a
-time budget; the epoch with the best validation Recall@20 is kept and, for test, propagated over
+``test.txt`` with the full ``train.txt`` masked. LightGCN is trained on train-minus-valid by ``gnn.train.train_model``
+for at most ``epochs`` epochs (validation on a seeded sample of ``valid_users`` users every
+``eval_every`` epochs, ``patience`` evaluations); the epoch with the best validation Recall@20 is kept and, for test, propagated over
 the full training graph (the same embeddings; the held-out 10% re-enter the graph, not the
 weights). Baselines are fitted on train-minus-valid for ``valid`` and on full train for ``test``.
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
-import json
 import os
 import resource
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import RESULTS, SHARED_DATA, Result, write_results
-from kgrec.gnn.contract import Interactions, LinkSplit, RecModel, TrainBatch
+from bench.common import RESULTS, SHARED_DATA, Result, merged, run, write_results
+from kgrec.gnn.contract import Interactions, LinkSplit, RecModel
 from kgrec.gnn.evaluate import RankingReport, evaluate
-from kgrec.gnn.models.baselines import ItemKNN, Popularity
-from kgrec.gnn.models.lightgcn import LightGCNRec
+from kgrec.gnn.models.baselines import ItemKNN, ItemKNNConfig, Popularity
+from kgrec.gnn.models.lightgcn import LightGCNConfig, LightGCNRec
+from kgrec.gnn.train import TrainConfig, Validation, train_model
 
 DATA = SHARED_DATA / "amazon-book-kgat"
 REPORTED = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr")
@@ -40,7 +35,8 @@ REPORTED = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr")
 
 def read_kgat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``user item item ...`` lines → (users, items) arrays."""
-    users, items = [], []
+    users: list[int] = []
+    items: list[int] = []
     for line in path.read_text().splitlines():
         ids = line.split()
         if len(ids) > 1:
@@ -79,100 +75,6 @@ def load_split(seed: int = 0) -> tuple[LinkSplit, Interactions]:
     return split, inter(tu, ti)
 
 
-class NegativeSampler:
-    """Uniform negatives, resampled (a few rounds) when they hit a training positive."""
-
-    def __init__(self, train: Interactions, seed: int = 0) -> None:
-        self.n = train.num_items
-        self.keys = torch.unique(train.edge_index[0] * self.n + train.edge_index[1])
-        self.gen = torch.Generator().manual_seed(seed)
-
-    def __call__(self, users: torch.Tensor) -> torch.Tensor:
-        neg = torch.randint(0, self.n, (users.numel(),), generator=self.gen)
-        for _ in range(3):
-            key = users * self.n + neg
-            pos = torch.searchsorted(self.keys, key).clamp(max=self.keys.numel() - 1)
-            hit = self.keys[pos] == key
-            if not hit.any():
-                break
-            neg[hit] = torch.randint(0, self.n, (int(hit.sum()),), generator=self.gen)
-        return neg
-
-
-@dataclass
-class BprHistory:
-    """What a BPR run did: epochs, seconds per epoch, validation reports."""
-
-    epochs: int = 0
-    epoch_s: list[float] = field(default_factory=list)
-    valid: list[tuple[int, RankingReport]] = field(default_factory=list)
-    best_epoch: int = 0
-    best_score: float = -1.0
-
-
-def train_bpr(
-    model: RecModel,
-    split: LinkSplit,
-    *,
-    max_epochs: int = 1000,
-    batch_size: int = 32768,
-    lr: float = 0.01,
-    budget_s: float = 1200.0,
-    eval_every: int = 4,
-    patience: int = 3,
-    metric: str = "recall@20",
-    valid_users: int | None = 10_000,
-    seed: int = 0,
-    log: Callable[[str], None] = print,
-) -> BprHistory:
-    """Generic BPR loop with early stopping on ``valid``; leaves the best state loaded.
-
-    During training, validation ranks a fixed seeded sample of ``valid_users`` users (all when
-    None) to keep evaluation cheap; callers report the full validation split afterwards.
-    """
-    torch.manual_seed(seed)
-    monitor = split if valid_users is None else sample_valid_users(split, valid_users, seed)
-    model.fit(split.train)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sampler = NegativeSampler(split.train, seed)
-    users, items = split.train.edge_index.long()
-    hist, best_state, bad, start = BprHistory(), None, 0, time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    for epoch in range(1, max_epochs + 1):
-        model.train()
-        t0, total = time.perf_counter(), 0.0
-        perm = torch.randperm(users.numel(), generator=gen)
-        for idx in perm.split(batch_size):
-            batch = TrainBatch(users[idx], items[idx], sampler(users[idx]))
-            loss = model.loss(batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * idx.numel()
-        hist.epochs = epoch
-        hist.epoch_s.append(time.perf_counter() - t0)
-        out_of_time = time.perf_counter() - start > budget_s
-        if epoch % eval_every == 0 or out_of_time:
-            report = evaluate(model, monitor, "valid")
-            hist.valid.append((epoch, report))
-            log(f"epoch {epoch} loss {total / users.numel():.4f} {hist.epoch_s[-1]:.1f}s/epoch {report.summary()}")
-            if report[metric] > hist.best_score:
-                hist.best_score, hist.best_epoch, bad = report[metric], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad += 1
-            if bad >= patience:
-                log(f"early stop: no {metric} gain in {patience} evaluations")
-                break
-        if out_of_time:
-            log(f"time budget of {budget_s:.0f}s reached after {epoch} epochs")
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return hist
-
-
 def sample_valid_users(split: LinkSplit, n: int, seed: int = 0) -> LinkSplit:
     """The split with ``valid`` restricted to a seeded sample of ``n`` of its users."""
     users = split.valid.users()
@@ -185,13 +87,6 @@ def sample_valid_users(split: LinkSplit, n: int, seed: int = 0) -> LinkSplit:
     return LinkSplit(split.train, valid, split.test)
 
 
-def merged(results: list[Result], models: list[str]) -> list[Result]:
-    """The existing results file's rows of other models (read now) followed by ``results``."""
-    path = RESULTS / "rank-amazon-book.json"
-    old = json.loads(path.read_text())["results"] if path.exists() else []
-    return [Result(**r) for r in old if r["model"] not in models] + results
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -201,33 +96,39 @@ def rows(model: str, report: RankingReport) -> list[Result]:
     return [*out, Result(model, report.split, "eval_s", report.eval_s)]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="popularity,lightgcn,itemknn")
-    ap.add_argument("--budget-s", type=float, default=1200.0, help="LightGCN training time box")
-    ap.add_argument("--batch-size", type=int, default=32768)
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--dim", type=int, default=64)
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--eval-every", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--merge", action="store_true", help="keep the other models' rows of an existing results file")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    split, full_train = load_split()
+def main(
+    models: str = "popularity,lightgcn,itemknn",
+    epochs: int = 61,
+    batch_size: int = 32768,
+    lr: float = 0.01,
+    dim: int = 64,
+    layers: int = 3,
+    eval_every: int = 3,
+    patience: int = 3,
+    valid_users: int = 10_000,
+    seed: int = 0,
+    threads: int = 1,
+    merge: bool = False,
+    out: Path = RESULTS,
+) -> None:
+    """Fit/train each model, evaluate valid and test; writes <out>/rank-amazon-book.json after each model."""
+    config_record = dict(locals())
+    torch.set_num_threads(threads)
+    split, full_train = load_split(seed)
     print(
         f"users {split.train.num_users} items {split.train.num_items} train {full_train.num_edges}"
         f" (fit {split.train.num_edges}, valid {split.valid.num_edges}) test {split.test.num_edges}"
     )
+    names = models.split(",")
     results: list[Result] = []
     test_split = LinkSplit(
         full_train,
         Interactions(full_train.num_users, full_train.num_items, torch.empty(2, 0, dtype=torch.long)),
         split.test,
     )
-    for name in args.models.split(","):
+    for name in names:
         if name in ("popularity", "itemknn"):
-            model: RecModel = Popularity() if name == "popularity" else ItemKNN(k=100)
+            model: RecModel = Popularity() if name == "popularity" else ItemKNN(ItemKNNConfig(k=100))
             t0 = time.perf_counter()
             model.fit(split.train)
             valid = evaluate(model, split, "valid")
@@ -237,29 +138,53 @@ def main() -> None:
             results += rows(name, valid) + rows(name, test)
             results.append(Result(name, "test", "fit_s", fit_s))
         elif name == "lightgcn":
-            model = LightGCNRec(full_train.num_users, full_train.num_items, args.dim, args.layers)
-            hist = train_bpr(
-                model, split, batch_size=args.batch_size, lr=args.lr, budget_s=args.budget_s, eval_every=args.eval_every
+            gcn = LightGCNRec(full_train.num_users, full_train.num_items, LightGCNConfig(dim, layers))
+            gcn.fit(split.train)
+            monitor = sample_valid_users(split, valid_users, seed)
+
+            def sampled_valid(model: RecModel = gcn, sample: LinkSplit = monitor) -> dict[str, float]:
+                return evaluate(model, sample, "valid").metrics
+
+            check = Validation(sampled_valid, "recall@20")
+            schedule = TrainConfig(
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                weight_decay=0.0,  # LightGCN regularises its layer-0 embeddings itself
+                num_negatives=1,
+                patience=patience,
+                eval_every=eval_every,
+                seed=seed,
+                device="cpu",
+                progress=False,
+                verbose=True,
             )
-            valid = evaluate(model, split, "valid")  # best state, all validation users
-            model.fit(full_train)  # test-time graph = all training interactions
-            model.eval()
-            test = evaluate(model, test_split, "test")
+            hist = train_model(gcn, split, schedule, validation=check)
+            valid = evaluate(gcn, split, "valid")  # best state, all validation users
+            gcn.fit(full_train)  # test-time graph = all training interactions
+            gcn.eval()
+            test = evaluate(gcn, test_split, "test")
             results += rows(name, valid) + rows(name, test)
             results += [
-                Result(name, "test", "epoch_s", float(np.mean(hist.epoch_s))),
-                Result(name, "test", "epochs", float(hist.epochs)),
+                Result(name, "test", "epoch_s", hist.epoch_seconds),
+                Result(name, "test", "epochs", float(len(hist.history))),
                 Result(name, "test", "best_epoch", float(hist.best_epoch)),
             ]
         else:
-            raise SystemExit(f"unknown model {name!r}")
+            raise SystemExit(f"unknown model {name!r}: use popularity, itemknn or lightgcn")
         results.append(Result(name, "test", "peak_rss_mb", peak_rss_mb()))
         results.append(Result(name, "test", "load_avg_1m", os.getloadavg()[0]))  # shared machine
         print(f"{name}: valid {valid.summary()} | test {test.summary()}", flush=True)
         write_results(
-            "rank-amazon-book", "amazon-book-kgat", merged(results, args.models.split(",")) if args.merge else results
+            "rank-amazon-book",
+            "amazon-book-kgat",
+            merged(results, names, out / "rank-amazon-book.json") if merge else results,
+            seeds=[seed],
+            threads=threads,
+            config=config_record,
+            out_dir=out,
         )
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,18 +1,18 @@
 """MovieLens-100K rating prediction on the official u1.base / u1.test split.
 
-    .venv/bin/python bench/rating_ml100k.py --threads 1   # defaults = the configuration reported
+    .venv/bin/python -m bench.rating_ml100k          # defaults = the configuration reported
+    .venv/bin/python -m bench.rating_ml100k --max-epochs 5 --seeds 1 --out /tmp   # smoke run
 
 Data through the ingest reader (``ingest.sources.movielens``). A seeded random 5% of u1.base is
 the validation slice (early stopping and the choice of the bias baseline's regulariser); the
 model is trained on the other 95% and reported on u1.test (RMSE, predictions clamped to [1, 5]).
-Models: ``gnn`` (gnn.models.rating.RatingGNN: MiniLM title embeddings + genres + year, user
-demographics) and ``bias`` (global mean + regularised user/item biases).
+Models: ``rating_sage`` (bench.models.rating_sage.RatingGNN: MiniLM title embeddings + genres +
+year, user demographics; trained by ``gnn.train.run_training``) and ``bias`` (global mean +
+regularised user/item biases).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -20,10 +20,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import ROOT, SHARED_DATA, Result, write_results
-from kgrec.gnn.models.rating import (
+from bench.common import CACHE, RESULTS, SHARED_DATA, Result, run, write_results
+from bench.models.rating_sage import (
     RatingConfig,
     RatingGNN,
     Ratings,
@@ -32,6 +30,7 @@ from kgrec.gnn.models.rating import (
     rmse,
     train_rating_model,
 )
+from kgrec.gnn.train import TrainConfig
 from kgrec.ingest.sources.movielens import read_movies, read_ratings, read_users
 from kgrec.kg.embeddings import TextEncoder, text_hash
 
@@ -41,7 +40,7 @@ DATA = SHARED_DATA / "ml-100k"
 def movie_features(movies: pd.DataFrame) -> torch.Tensor:
     """[MiniLM(title) | genre flags | standardised release year]."""
     titles = movies["title"].fillna("").tolist()
-    cache = ROOT / ".kgrec" / "bench-cache" / f"ml100k-titles-{text_hash('|'.join(titles))[:12]}.npy"
+    cache = CACHE / f"ml100k-titles-{text_hash('|'.join(titles))[:12]}.npy"
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, TextEncoder(device="cpu").encode(titles))
@@ -81,22 +80,23 @@ def load() -> tuple[Ratings, Ratings, Ratings, torch.Tensor, torch.Tensor, int, 
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--layers", type=int, default=1)
-    ap.add_argument("--dropout", type=float, default=0.4)
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--weight-decay", type=float, default=3e-4)
-    ap.add_argument("--supervise-frac", type=float, default=0.4)
-    ap.add_argument("--max-epochs", type=int, default=400)
-    ap.add_argument("--patience", type=int, default=40)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--seeds", type=int, default=3, help="average the predictions of this many seeds")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--no-write", action="store_true", help="print only (for sweeps)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+def main(
+    hidden: int = 64,
+    layers: int = 1,
+    dropout: float = 0.4,
+    lr: float = 0.01,
+    weight_decay: float = 3e-4,
+    supervise_frac: float = 0.4,
+    max_epochs: int = 400,
+    patience: int = 40,
+    seed: int = 0,
+    seeds: int = 3,
+    threads: int = 1,
+    out: Path = RESULTS,
+) -> None:
+    """Bias baseline and the rating GNN (mean of ``seeds`` runs); writes <out>/rating-ml-100k.json."""
+    config = dict(locals())
+    torch.set_num_threads(threads)
     train, valid, test, ux, ix, nu, ni = load()
     print(
         f"users {nu} movies {ni} train {len(train)} valid {len(valid)} test {len(test)} "
@@ -117,41 +117,38 @@ def main() -> None:
 
     graph = message_graph(train)
     preds: dict[str, list[torch.Tensor]] = {"valid": [], "test": []}
-    hists = []
+    runs = []
     t0 = time.perf_counter()
-    for seed in range(args.seed, args.seed + args.seeds):  # --seeds > 1: mean of independent runs
-        config = RatingConfig(
-            hidden=args.hidden,
-            layers=args.layers,
-            dropout=args.dropout,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            max_epochs=args.max_epochs,
-            patience=args.patience,
-            supervise_frac=args.supervise_frac,
-            seed=seed,
+    model_config = RatingConfig(hidden=hidden, layers=layers, dropout=dropout, supervise_frac=supervise_frac)
+    for s in range(seed, seed + seeds):  # seeds > 1: mean of independent runs
+        schedule = TrainConfig(
+            epochs=max_epochs, lr=lr, weight_decay=weight_decay, patience=patience, seed=s, device="cpu", progress=False
         )
-        torch.manual_seed(seed)
-        model = RatingGNN(nu, ni, ux, ix, float(train.values.mean()), config)
-        hists.append(train_rating_model(model, train, valid))
+        torch.manual_seed(s)
+        model = RatingGNN(nu, ni, ux, ix, float(train.values.mean()), model_config)
+        runs.append(train_rating_model(model, train, valid, schedule))
         for name, part in (("valid", valid), ("test", test)):
             preds[name].append(model.predict(graph, part.users, part.items))
-    for name, part in (("valid", valid), ("test", test)):
-        results.append(Result("gnn", name, "rmse", rmse(torch.stack(preds[name]).mean(0), part.values)))
+    name = RatingGNN.name
+    for split, part in (("valid", valid), ("test", test)):
+        results.append(Result(name, split, "rmse", rmse(torch.stack(preds[split]).mean(0), part.values)))
     results += [
-        Result("gnn", "test", "epoch_s", float(np.mean([s for h in hists for s in h.epoch_s]))),
-        Result("gnn", "test", "epochs", float(np.mean([h.epochs for h in hists]))),
-        Result("gnn", "test", "best_epoch", float(np.mean([h.best_epoch for h in hists]))),
-        Result("gnn", "test", "seeds", float(args.seeds)),
-        Result("gnn", "test", "train_s", time.perf_counter() - t0),
+        Result(name, "test", "epoch_s", float(np.mean([r.epoch_seconds for r in runs]))),
+        Result(name, "test", "epochs", float(np.mean([len(r.history) for r in runs]))),
+        Result(name, "test", "best_epoch", float(np.mean([r.best_epoch for r in runs]))),
+        Result(name, "test", "seeds", float(seeds)),
+        Result(name, "test", "train_s", time.perf_counter() - t0),
     ]
-    print(f"config {config}")
-    if args.no_write:
-        for r in results:
-            print(r)
-    else:
-        write_results("rating-ml-100k", "ml-100k (u1.base/u1.test)", results)
+    write_results(
+        "rating-ml-100k",
+        "ml-100k (u1.base/u1.test)",
+        results,
+        seeds=range(seed, seed + seeds),
+        threads=threads,
+        config=config,
+        out_dir=out,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+from bench.common import RESULTS, ROOT, run
+
 OUT = ROOT / "docs" / "benchmarks.md"
 Values = dict[tuple[str, str, str], float]  # (model, split, metric) -> value
 
@@ -51,15 +51,15 @@ TARGETS: dict[str, list[Target]] = {
     "ingest-online-retail": [Target("whole cleaned file in under 60 s", _at_most("batched", "seconds", 60.0, "all"))],
     "rank-online-retail": [
         Target(
-            "gnn ≥ 1.10 × best baseline, Recall@20",
-            lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "recall@20", 0.10),
+            "hetero_sage ≥ 1.10 × best baseline, Recall@20",
+            lambda v: _beats_best_baseline(v, "hetero_sage", RANK_BASELINES, "recall@20", 0.10),
         ),
         Target(
-            "gnn ≥ 1.10 × best baseline, NDCG@20",
-            lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "ndcg@20", 0.10),
+            "hetero_sage ≥ 1.10 × best baseline, NDCG@20",
+            lambda v: _beats_best_baseline(v, "hetero_sage", RANK_BASELINES, "ndcg@20", 0.10),
         ),
     ],
-    "rating-ml-100k": [Target("gnn test RMSE ≤ 0.905", _at_most("gnn", "rmse", 0.905))],
+    "rating-ml-100k": [Target("rating_sage test RMSE ≤ 0.905", _at_most("rating_sage", "rmse", 0.905))],
     "rank-amazon-book": [
         Target(
             "Recall@20 ≥ 0.150 (best model)",
@@ -79,16 +79,17 @@ TARGETS: dict[str, list[Target]] = {
         ),
     ],
     "bundle-youshu": [
-        Target("gnn Recall@20 above CrossCBR (0.2823)", _at_least("gnn", "recall@20", 0.2823)),
-        Target("gnn NDCG@20 above CrossCBR (0.1670)", _at_least("gnn", "ndcg@20", 0.1670)),
+        Target("crosscbr Recall@20 above CrossCBR (0.2823)", _at_least("crosscbr", "recall@20", 0.2823)),
+        Target("crosscbr NDCG@20 above CrossCBR (0.1670)", _at_least("crosscbr", "ndcg@20", 0.1670)),
     ],
     "basket-online-retail": [
         Target(
-            "gnn beats lift and text on HitRate@10",
-            lambda v: _beats_best_baseline(v, "gnn", ("lift", "text"), "hit@10", 0.0),
+            "copurchase_gcn beats lift and text on HitRate@10",
+            lambda v: _beats_best_baseline(v, "copurchase_gcn", ("lift", "text"), "hit@10", 0.0),
         ),
         Target(
-            "gnn beats lift and text on MRR", lambda v: _beats_best_baseline(v, "gnn", ("lift", "text"), "mrr", 0.0)
+            "copurchase_gcn beats lift and text on MRR",
+            lambda v: _beats_best_baseline(v, "copurchase_gcn", ("lift", "text"), "mrr", 0.0),
         ),
     ],
 }
@@ -103,7 +104,7 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
-def render_one(payload: dict) -> str:
+def render_one(payload: dict[str, Any]) -> str:
     """One section: provenance, targets, and a model × metric table per split."""
     values: Values = {(r["model"], r["split"], r["metric"]): float(r["value"]) for r in payload["results"]}
     name = payload["benchmark"]
@@ -114,8 +115,13 @@ def render_one(payload: dict) -> str:
         f"- machine: {payload['machine']}",
         f"- date: {payload['date']}, commit `{payload['commit']}`",
         f"- command: `{payload['command']}`",
-        "",
     ]
+    if "script_sha" in payload:
+        lines.append(
+            f"- script sha256 `{payload['script_sha'][:12]}`, seeds {payload['seeds']}, "
+            f"{payload['threads']} thread(s) on {payload['device']}"
+        )
+    lines.append("")
     for target in TARGETS.get(name, []):
         verdict = {True: "**met**", False: "**not met**", None: "not measured"}[target.check(values)]
         lines.append(f"- target: {target.text} — {verdict}")
@@ -155,4 +161,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

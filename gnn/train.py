@@ -194,11 +194,11 @@ def run_training(
 
 
 def ranking_validation(
-    model: RecModel, split: LinkSplit, k: int, metric: str = "recall", device: torch.device | str | None = None
+    model: RecModel, split: LinkSplit, config: TrainConfig, device: torch.device | str | None = None
 ) -> Validation:
-    """Full-ranking ``metric@k`` on ``split.valid`` with the training positives masked."""
+    """Full-ranking ``config.metric@k`` on ``split.valid`` with the training positives masked."""
     return Validation(
-        lambda: evaluate(model, split, "valid", ks=(k,), device=device).metrics, f"{metric}@{k}", minimize=False
+        lambda: evaluate(model, split, "valid", ks=(config.k,), device=device).metrics, config.metric_name
     )
 
 
@@ -224,7 +224,7 @@ def train_model(
         raise ModelError(f"{model.name} trains with BPR only; use --loss bpr")
     device = resolve_device(config.device)
     if validation is None and split.valid.num_edges:
-        validation = ranking_validation(model, split, config.k, config.metric, device)
+        validation = ranking_validation(model, split, config, device)
     generator = torch.Generator().manual_seed(config.seed)
     sampler = NegativeSampler(split.train, generator)
     edges = split.train.edge_index.long().cpu()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["newest_checkpoint", "register"]  # newest_checkpoint: still imported from here by bundles/serve
 
-# --hidden / --layers per trainable model: the registry name → (width field, depth field) of its config
+# --hidden / --layers: the registry name → (width field, depth field) of its config; other models: defaults
 _SIZE_FIELDS = {"hetero_sage": ("hidden", "num_layers"), "lightgcn": ("embedding_dim", "num_layers")}
 
 
@@ -67,17 +67,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export the graph, split it (temporal for orders), train with early stopping, test, checkpoint."""
         from kgrec.gnn.plots import history_table
+        from kgrec.gnn.registry import model_names
         from kgrec.gnn.train import RunConfig, TrainConfig, train_on_graph
 
-        if model not in _SIZE_FIELDS:
-            raise typer.BadParameter(f"use one of {', '.join(_SIZE_FIELDS)}", param_hint="--model")
+        if model not in model_names(trainable=True):
+            raise typer.BadParameter(f"use one of {', '.join(model_names(trainable=True))}", param_hint="--model")
         settings = Settings()
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         run_dir = out or settings.runs_dir / f"{stamp}-{model}"
-        width, depth = _SIZE_FIELDS[model]
+        sizes = _SIZE_FIELDS.get(model)
         config = RunConfig(
             model=model,
-            model_config={width: hidden, depth: layers},
+            model_config={sizes[0]: hidden, sizes[1]: layers} if sizes else None,
             train=TrainConfig(
                 epochs=epochs,
                 lr=lr,
