@@ -26,7 +26,9 @@ SENDERS = [
     *sorted((ROOT / "kgrec").glob("*.py")),
     *sorted((ROOT / "kgrec" / "cli").glob("*.py")),
 ]
-_CYPHER_TEXT = re.compile(r"\b(MATCH \(|MERGE \(|UNWIND \$|DETACH DELETE|CREATE (INDEX|CONSTRAINT)|CALL db\.)|\(\w*:[A-Z]\w*[ {)]")
+_CYPHER_TEXT = re.compile(
+    r"\b(MATCH \(|MERGE \(|UNWIND \$|DETACH DELETE|CREATE (INDEX|CONSTRAINT)|CALL db\.)|\(\w*:[A-Z]\w*[ {)]"
+)
 
 
 def test_the_catalogue_covers_every_kind_of_statement() -> None:
