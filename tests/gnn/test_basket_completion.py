@@ -187,7 +187,9 @@ def test_basket_mine_and_compose_commands(cli_env: GraphConnection) -> None:
     out = runner.invoke(app, ["bundles", "mine", "--min-orders", "2", "--min-lift", "1.0"])
     assert out.exit_code == 0 and "mined bundles written" in out.output, out.output
     assert cli_env.count("MATCH (b:Bundle {source: 'mined'}) RETURN count(b) AS n") > 0
-    out = runner.invoke(app, ["bundles", "compose", "u3", "--seed", "tea", "--size", "2"], env={"COLUMNS": "200"})
+    out = runner.invoke(
+        app, ["bundles", "compose", "u3", "--anchor-product", "tea", "--size", "2"], env={"COLUMNS": "200"}
+    )
     assert out.exit_code == 0 and "Tea pot" in out.output, out.output
     out = runner.invoke(app, ["bundles", "recommend", "u1"], env={"COLUMNS": "200"})
     assert out.exit_code == 0 and "mined:" in out.output, out.output
