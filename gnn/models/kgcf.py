@@ -1,0 +1,379 @@
+r"""KGCF: LightGCN propagation over the whole knowledge graph, text inputs, XSimGCL, EASE fusion.
+
+**Graph.** Users, products and every catalogue node (categories, attributes, brands, bundles)
+are the nodes of ONE homogeneous graph, ordered ``[users | products | other types]``. Its edges
+are the training purchases (weight 1, rebuilt by ``fit(train)``) and the knowledge-graph
+relations attached with :meth:`KGCF.from_data` (weight ``kg_weight``; co-purchase edges of the
+training orders with ``copurchase_weight``), symmetrised. With the weighted degrees
+:math:`D = \mathrm{diag}(A\mathbf{1})`, propagation uses
+
+.. math::
+    \hat A = D^{-1/2} A D^{-1/2}, \qquad \mathbf{E}^{(l+1)} = \hat A\,\mathbf{E}^{(l)}
+    \;(+\,\epsilon\,\mathrm{sign}(\mathbf{E}^{(l+1)}) \odot \bar\Delta \text{ in training, XSimGCL}),
+    \qquad \mathbf{E} = \frac{1}{L}\sum_{l=1}^{L} \mathbf{E}^{(l)} \text{ (plus } \mathbf{E}^{(0)}
+    \text{ if ``include_input``)}
+
+(one ``torch.sparse.mm`` per layer). Inputs: a learnable id vector per node; products add a
+linear projection of their MiniLM text vector, :math:`\mathbf{E}^{(0)}_p = \mathbf{e}_p
+[\text{kept}] + \mathbf{W}\mathbf{x}_p`, with the id part dropped with probability
+``id_dropout`` in training, so a product never bought is scored by its text and its catalogue
+neighbours. :math:`s_{gnn}(u, i) = \mathbf{E}_u^\top \mathbf{E}_i`.
+
+**Loss** (per batch; the uniform negatives :math:`N` come from the trainer, ``[B, n]``): sampled
+softmax with temperature :math:`\tau` over the positive, the hardest ``hard_keep`` of the ``n``
+negatives (all when 0) and optionally the other positives of the batch; plus the XSimGCL
+InfoNCE between the final and the ``cl_layer``-th perturbed embeddings of the batch's users and
+items, and :math:`L_2` on the batch's input embeddings:
+
+.. math::
+    \mathcal{L} = -\frac{1}{B}\sum_{(u,i)} \log \frac{e^{s(u,i)/\tau}}{e^{s(u,i)/\tau}
+      + \sum_{j \in N_u} e^{s(u,j)/\tau}}
+      + \lambda_{cl}\,\mathrm{InfoNCE}_{\tau_{cl}}(\mathbf{E}, \mathbf{E}^{(l^*)})
+      + \frac{\lambda}{B}\lVert \mathbf{E}^{(0)}_{batch} \rVert^2
+
+**Served score.** With ``fuse_weight`` :math:`w > 0` an EASE model (:math:`\lambda` = ``ease_l2``) is
+fitted on the same interactions; with ``trend_weight`` :math:`w_t > 0` a per-product trend
+:math:`t_i` given at construction (:func:`recent_buyers`: log distinct buyers in the last 14 days
+of the training orders) is added. With :math:`z(\cdot)` the z-score over the items:
+
+.. math::
+    s(u, i) = g\,z(s_{gnn}(u, \cdot))_i + w\,z(s_{ease}(u, \cdot))_i + w_t\,z(t)_i
+
+(:math:`g` = ``gnn_weight``; :math:`w = w_t = 0, g = 1` is the GNN alone, :math:`g = 0` the EASE +
+trend part alone). ``objective="full"`` replaces the sampled softmax by a softmax over every
+product. Propagated embeddings are cached in eval mode.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.kg.errors import ModelError
+from kgrec.kg.export import OrderRows
+
+EdgeType = tuple[str, str, str]
+BUYS: EdgeType = ("user", "buys", "product")
+CO_PURCHASED: EdgeType = ("product", "co_purchased", "product")
+CATALOGUE = ("in_category", "child_of", "made_by", "has_attribute", "includes", "interacted_with")
+
+
+@dataclass(frozen=True)
+class KGCFConfig:
+    """Architecture, loss and fusion knobs; defaults = the configuration selected on Online Retail."""
+
+    dim: int = 64
+    num_layers: int = 2
+    include_input: bool = False  # average E^(0) with the propagated layers
+    use_text: bool = True
+    relations: tuple[str, ...] = CATALOGUE  # knowledge-graph relations in the graph; () = id-only
+    kg_weight: float = 1.0
+    copurchase_weight: float = 0.0  # 0 = co-purchase edges left out
+    id_dropout: float = 0.1
+    objective: Literal["softmax", "full", "bpr"] = "full"
+    tau: float = 0.2
+    hard_keep: int = 0
+    warm_negatives: bool = False  # softmax/negatives only over products bought in training
+    in_batch: bool = False
+    cl_weight: float = 0.05
+    cl_eps: float = 0.1
+    cl_tau: float = 0.2
+    cl_layer: int = 1
+    cl_nodes: int = 1024  # at most this many batch users (and items) in each InfoNCE
+    reg: float = 1e-4
+    fuse_weight: float = 0.5  # selected on validation (grid 0.5-3); 0 = GNN alone
+    ease_l2: float = 200.0  # EASE's best lambda on validation
+    trend_weight: float = 0.8  # weight of the z-scored product trend (recent buyers) in the served score
+    gnn_weight: float = 1.0  # 0 = the fused EASE + trend part alone (for ablations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sym_norm_adjacency(row: Tensor, col: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
+    """:math:`D^{-1/2} A D^{-1/2}` of the symmetrised weighted graph (duplicates keep the max weight)."""
+    row, col = torch.cat([row, col]).long(), torch.cat([col, row]).long()
+    weight = torch.cat([weight, weight]).float()
+    key, inv = torch.unique(row * num_nodes + col, return_inverse=True)
+    w = torch.zeros(key.numel()).scatter_reduce(0, inv, weight, "amax", include_self=False)
+    row, col = key // num_nodes, key % num_nodes
+    deg = torch.zeros(num_nodes).index_add_(0, row, w)
+    dinv = deg.pow(-0.5)
+    dinv[torch.isinf(dinv)] = 0.0
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        adj = torch.sparse_coo_tensor(torch.stack([row, col]), dinv[row] * w * dinv[col], (num_nodes, num_nodes))
+        return adj.coalesce().to_sparse_csr()
+
+
+def ease_weights(train: Interactions, l2: float) -> tuple[sp.csr_matrix, Tensor]:
+    r"""EASE (Steck 2019): binarised :math:`X`, :math:`P = (X^\top X + \lambda I)^{-1}`, :math:`B = -P / \mathrm{diag}(P)`, :math:`B_{ii} = 0`."""
+    u, i = train.edge_index.long().cpu().numpy()
+    x = sp.csr_matrix((np.ones(len(u), np.float32), (u, i)), shape=(train.num_users, train.num_items))
+    x.data[:] = 1.0
+    gram = torch.from_numpy((x.T @ x).toarray()).double()
+    gram.diagonal().add_(l2)
+    p = torch.linalg.inv(gram)
+    b = -p / p.diagonal().unsqueeze(0)
+    b.diagonal().zero_()
+    return x, b.float()
+
+
+class SymSpMM(torch.autograd.Function):
+    """``adj @ x`` for a SYMMETRIC sparse ``adj``: the backward is ``adj @ grad`` (no CSR transpose)."""
+
+    @staticmethod
+    def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
+        ctx.adj = adj
+        return torch.sparse.mm(adj, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
+        return None, torch.sparse.mm(ctx.adj, grad)
+
+
+def row_z(scores: Tensor) -> Tensor:
+    """Per-row z-score (mean 0, std 1 over the items)."""
+    return (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp_min(1e-8)
+
+
+class KGCF(RecModel):
+    """Knowledge-graph LightGCN; build with :meth:`from_data`, then ``fit(train)``, train, score."""
+
+    name = "kgcf"
+    kg_edges: Tensor
+    kg_weights: Tensor
+    trend: Tensor
+    text: Tensor
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        kg_edges: Tensor | None = None,
+        kg_weights: Tensor | None = None,
+        num_nodes: int | None = None,
+        text: Tensor | None = None,
+        config: KGCFConfig | None = None,
+        trend: Tensor | None = None,
+    ) -> None:
+        """``kg_edges``: ``[2, E]`` non-purchase edges in the homogeneous node numbering; ``trend``: a
+        per-product recency score (e.g. :func:`recent_buyers`) used when ``trend_weight > 0``."""
+        super().__init__()
+        self.config = config or KGCFConfig()
+        self.num_users, self.num_items = num_users, num_items
+        self.num_nodes = num_nodes or num_users + num_items
+        edges = kg_edges if kg_edges is not None else torch.zeros(2, 0, dtype=torch.long)
+        if edges.numel() and int(edges.max()) >= self.num_nodes:
+            raise ModelError(f"a knowledge-graph edge points past the {self.num_nodes} nodes")
+        self.register_buffer("kg_edges", edges.long())
+        self.register_buffer("kg_weights", kg_weights if kg_weights is not None else torch.ones(edges.size(1)))
+        self.register_buffer("trend", trend.float() if trend is not None else torch.zeros(num_items))
+        self.embedding = nn.Embedding(self.num_nodes, self.config.dim)
+        nn.init.normal_(self.embedding.weight, std=0.1)
+        self.text_proj: nn.Linear | None = None
+        if text is not None and self.config.use_text:
+            if text.shape[0] != num_items:
+                raise ModelError(f"{text.shape[0]} text vectors for {num_items} products")
+            self.register_buffer("text", text.float())
+            self.text_proj = nn.Linear(text.shape[1], self.config.dim, bias=False)
+            nn.init.normal_(self.text_proj.weight, std=0.1 / text.shape[1] ** 0.5)
+        self._adj: Tensor | None = None
+        self._cache: Tensor | None = None
+        self.ease: tuple[sp.csr_matrix, Tensor] | None = None  # (X, B) of the fused EASE
+        self.warm = torch.ones(num_items, dtype=torch.bool)
+
+    @classmethod
+    def from_data(cls, data: HeteroData, config: KGCFConfig | None = None, trend: Tensor | None = None) -> KGCF:
+        """The model over a :func:`gnn.data.build_hetero_data` graph (its buys edges are ignored)."""
+        config = config or KGCFConfig()
+        types = ["user", "product", *sorted(t for t in data.node_types if t not in ("user", "product"))]
+        offset, total = {}, 0
+        for t in types:
+            offset[t], total = total, total + int(data[t].num_nodes)
+        parts, weights = [], []
+        for src, rel, dst in data.edge_types:
+            ei = data[(src, rel, dst)].edge_index
+            if (src, rel, dst) == CO_PURCHASED:
+                w = config.copurchase_weight
+            elif rel in config.relations and not rel.startswith("rev_"):
+                w = config.kg_weight
+            else:
+                continue
+            if w > 0 and ei.numel():
+                parts.append(torch.stack([ei[0] + offset[src], ei[1] + offset[dst]]))
+                weights.append(torch.full((ei.size(1),), float(w)))
+        edges = torch.cat(parts, 1) if parts else torch.zeros(2, 0, dtype=torch.long)
+        kw = torch.cat(weights) if weights else torch.zeros(0)
+        prod = data["product"]
+        text = prod.x * prod.x_mask.unsqueeze(1).float() if "x" in prod else None
+        return cls(data["user"].num_nodes, prod.num_nodes, edges, kw, total, text, config, trend)
+
+    def fit(self, train: Interactions) -> None:
+        """Rebuild the normalised adjacency from ``train`` + the knowledge graph (+ EASE if fused)."""
+        if (train.num_users, train.num_items) != (self.num_users, self.num_items):
+            raise ModelError(
+                f"KGCF was built for {self.num_users} users x {self.num_items} items, "
+                f"got interactions over {train.num_users} x {train.num_items}"
+            )
+        u, i = train.edge_index.long().cpu()
+        kg = self.kg_edges.cpu()
+        row, col = torch.cat([u, kg[0]]), torch.cat([i + self.num_users, kg[1]])
+        weight = torch.cat([torch.ones(u.numel()), self.kg_weights.cpu()])
+        self._adj = sym_norm_adjacency(row, col, weight, self.num_nodes).to(self.embedding.weight.device)
+        self._cache = None
+        self.warm = torch.bincount(i, minlength=self.num_items).to(self.embedding.weight.device) > 0
+        self.ease = None
+        if self.config.fuse_weight > 0:
+            self.ease = ease_weights(train, self.config.ease_l2)
+
+    def train(self, mode: bool = True) -> KGCF:
+        self._cache = None
+        return super().train(mode)
+
+    def _input(self) -> Tensor:
+        e0 = self.embedding.weight
+        if self.text_proj is None and not (self.training and self.config.id_dropout > 0):
+            return e0
+        u, n = self.num_users, self.num_items
+        prod = e0[u : u + n]
+        if self.training and self.config.id_dropout > 0:
+            keep = torch.rand(n, 1, device=e0.device) >= self.config.id_dropout
+            prod = prod * keep
+        if self.text_proj is not None:
+            prod = prod + self.text_proj(self.text)
+        return torch.cat([e0[:u], prod, e0[u + n :]])
+
+    def propagate(self, perturb: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """(final embeddings, ``cl_layer`` embeddings, inputs) of all nodes."""
+        if self._adj is None:
+            raise ModelError("KGCF has no graph yet; call fit(train_interactions) first")
+        if self._adj.device != self.embedding.weight.device:
+            self._adj = self._adj.to(self.embedding.weight.device)
+        cfg = self.config
+        x = e0 = self._input()
+        total = e0 if cfg.include_input else torch.zeros_like(e0)
+        layer_l = e0
+        for layer in range(1, cfg.num_layers + 1):
+            x = SymSpMM.apply(self._adj, x)
+            if perturb:
+                noise = F.normalize(torch.rand_like(x), dim=1) * cfg.cl_eps
+                x = x + torch.sign(x) * noise
+            total = total + x
+            if layer == cfg.cl_layer:
+                layer_l = x
+        return total / (cfg.num_layers + int(cfg.include_input)), layer_l, e0
+
+    def embeddings(self) -> Tensor:
+        """Propagated embeddings of all nodes (cached in eval mode)."""
+        if self._cache is not None and not self.training:
+            return self._cache
+        out = self.propagate()[0]
+        if not self.training:
+            self._cache = out.detach()
+        return out
+
+    def loss(self, batch: TrainBatch) -> Tensor:
+        cfg = self.config
+        self._cache = None
+        perturb = cfg.cl_weight > 0
+        emb, emb_l, e0 = self.propagate(perturb=perturb)
+        users, pos = batch.users, batch.pos_items
+        neg = batch.neg_items if batch.neg_items.dim() == 2 else batch.neg_items.unsqueeze(1)
+        u_nodes, pos_nodes, neg_nodes = users, pos + self.num_users, neg + self.num_users
+        # scores of the batch's distinct users against every product, then gathered: cheaper on CPU than
+        # gathering B*n embedding rows (whose backward is a large scatter)
+        uniq, inv = torch.unique(u_nodes, return_inverse=True)
+        items = emb[self.num_users : self.num_users + self.num_items]
+        full = emb.index_select(0, uniq) @ items.t()  # [U_b, I]
+        flat = full.reshape(-1)
+        pos_s = flat.index_select(0, inv * self.num_items + pos)
+        if cfg.warm_negatives:  # never-bought products are not pushed down as negatives
+            full = full.masked_fill(~self.warm.to(full.device), float("-inf"))
+            flat = full.reshape(-1)
+        if cfg.objective == "full":  # softmax over every product
+            rec = (torch.logsumexp(full / cfg.tau, 1).index_select(0, inv) - pos_s / cfg.tau).mean()
+        else:
+            neg_s = flat.index_select(0, (inv.unsqueeze(1) * self.num_items + neg).reshape(-1)).view(neg.shape)
+            if 0 < cfg.hard_keep < neg_s.size(1):
+                neg_s = neg_s.topk(cfg.hard_keep, dim=1).values
+            if cfg.objective == "bpr":
+                rec = -F.logsigmoid(pos_s.unsqueeze(1) - neg_s).mean()
+            else:
+                parts = [pos_s.unsqueeze(1), neg_s]
+                if cfg.in_batch:  # the batch's other positives (sharing the user's score row)
+                    other = full.index_select(0, inv).index_select(1, pos)
+                    parts.append(other.masked_fill(pos.unsqueeze(0) == pos.unsqueeze(1), float("-inf")))
+                rec = -F.log_softmax(torch.cat(parts, 1) / cfg.tau, dim=1)[:, 0].mean()
+        # L2 of the batch's input rows, as counts x squared norms (no [B*n, d] gather)
+        counts = torch.bincount(torch.cat([u_nodes, pos_nodes, neg_nodes.reshape(-1)]), minlength=self.num_nodes)
+        reg = cfg.reg * (counts * e0.pow(2).sum(1)).sum() / (2 * users.numel())
+        loss = rec + reg
+        if perturb:
+            cl_u, cl_i = (subsample(torch.unique(n), cfg.cl_nodes) for n in (u_nodes, pos_nodes))
+            loss = loss + cfg.cl_weight * (
+                info_nce(emb.index_select(0, cl_u), emb_l.index_select(0, cl_u), cfg.cl_tau)
+                + info_nce(emb.index_select(0, cl_i), emb_l.index_select(0, cl_i), cfg.cl_tau)
+            )
+        return loss
+
+    def gnn_scores(self, users: Tensor) -> Tensor:
+        """``[len(users), num_items]`` scores of the GNN part alone."""
+        emb = self.embeddings()
+        return emb[users] @ emb[self.num_users : self.num_users + self.num_items].t()
+
+    def _fused(self) -> bool:
+        cfg = self.config
+        return (self.ease is not None and cfg.fuse_weight > 0) or cfg.trend_weight > 0 or cfg.gnn_weight != 1.0
+
+    def score_all(self, users: Tensor) -> Tensor:
+        cfg = self.config
+        gnn = self.gnn_scores(users)
+        if not self._fused():
+            return gnn
+        out = cfg.gnn_weight * row_z(gnn)
+        if self.ease is not None and cfg.fuse_weight > 0:
+            x, b = self.ease
+            out = out + cfg.fuse_weight * row_z((torch.from_numpy(x[users.cpu().numpy()].toarray()) @ b).to(gnn.device))
+        if cfg.trend_weight > 0:
+            t = self.trend.to(gnn.device)
+            out = out + cfg.trend_weight * ((t - t.mean()) / t.std().clamp_min(1e-8)).unsqueeze(0)
+        return out
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        if not self._fused():
+            emb = self.embeddings()
+            return (emb[users] * emb[items + self.num_users]).sum(-1)
+        uniq, inv = torch.unique(users, return_inverse=True)
+        return self.score_all(uniq)[inv, items]
+
+
+def recent_buyers(orders: OrderRows, lines: np.ndarray, num_items: int, days: float = 14.0) -> Tensor:
+    """``log(1 + distinct buyers)`` of each product over the last ``days`` of the order lines ``lines`` (bool)."""
+    sel = np.flatnonzero(lines)
+    if sel.size == 0:
+        return torch.zeros(num_items)
+    recent = sel[orders.timestamp[sel] >= orders.timestamp[sel].max() - days * 86400]
+    pairs = np.unique(orders.user[recent].astype(np.int64) * num_items + orders.product[recent])
+    return torch.from_numpy(np.log1p(np.bincount(pairs % num_items, minlength=num_items)).astype(np.float32))
+
+
+def subsample(nodes: Tensor, n: int) -> Tensor:
+    """At most ``n`` of ``nodes``, drawn at random."""
+    return nodes if nodes.numel() <= n else nodes[torch.randperm(nodes.numel(), device=nodes.device)[:n]]
+
+
+def info_nce(a: Tensor, b: Tensor, tau: float) -> Tensor:
+    """InfoNCE between two views (row k of ``a`` matches row k of ``b``; the other rows are negatives)."""
+    a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    logits = a @ b.t() / tau
+    return F.cross_entropy(logits, torch.arange(a.size(0), device=a.device))
