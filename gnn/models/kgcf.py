@@ -80,7 +80,7 @@ class KGCFConfig:
     copurchase_weight: float = 0.0  # 0 = co-purchase edges left out
     id_dropout: float = 0.1
     objective: Literal["softmax", "full", "bpr"] = "full"
-    tau: float = 0.2
+    tau: float = 0.1
     hard_keep: int = 0
     warm_negatives: bool = False  # softmax/negatives only over products bought in training
     in_batch: bool = False
@@ -90,9 +90,9 @@ class KGCFConfig:
     cl_layer: int = 1
     cl_nodes: int = 1024  # at most this many batch users (and items) in each InfoNCE
     reg: float = 1e-4
-    fuse_weight: float = 0.5  # selected on validation (grid 0.5-3); 0 = GNN alone
+    fuse_weight: float = 0.5  # selected on validation (grid 0-2); 0 = GNN alone
     ease_l2: float = 200.0  # EASE's best lambda on validation
-    trend_weight: float = 0.8  # weight of the z-scored product trend (recent buyers) in the served score
+    trend_weight: float = 2.2  # (grid 0-2.2) weight of the z-scored product trend (recent buyers) in the served score
     gnn_weight: float = 1.0  # 0 = the fused EASE + trend part alone (for ablations)
 
     def to_dict(self) -> dict[str, Any]:
