@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench clean-state
+.PHONY: setup demo test lint bench clean-state
 
 $(BIN)/kgrec: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,8 +19,16 @@ setup: $(BIN)/kgrec db/target/lib
 demo: setup
 	$(BIN)/kgrec demo
 
-test: setup
+# Lint, format check and types first (seconds), then every test: fast unit tests and the ones
+# marked neo4j, which run against the project's own test server (stopped again at the end).
+test: setup lint
 	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/vulture
 
 clean-state:
 	-$(BIN)/kgrec db stop

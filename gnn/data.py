@@ -23,7 +23,15 @@ from torch_geometric.data import HeteroData
 
 from kgrec.gnn.contract import Interactions, LinkSplit
 from kgrec.gnn.graph_ops import binary_matrix, cooccurrence, top_k_per_row
-from kgrec.gnn.splits import TRAIN_MARKERS, official_split, random_split, temporal_split
+from kgrec.gnn.shop_profile import MIN_EVAL_USERS, profile_orders, require_targets, target_users
+from kgrec.gnn.splits import (
+    TRAIN_MARKERS,
+    leave_last_basket_split,
+    official_split,
+    random_order_split,
+    random_split,
+    temporal_split,
+)
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import EdgeKey, GraphSnapshot, OrderRows
 
@@ -49,7 +57,7 @@ CO_PURCHASED: EdgeType = ("product", "co_purchased", "product")
 class DataConfig:
     """How to split and which derived edges to build."""
 
-    split: Literal["auto", "temporal", "official", "random"] = "auto"
+    split: Literal["auto", "temporal", "leave-last-basket", "official", "random"] = "auto"
     valid_frac: float = 0.1
     test_frac: float = 0.1
     split_by: Literal["orders", "time"] = "orders"
@@ -58,6 +66,7 @@ class DataConfig:
     copurchase_top_k: int = 20
     max_order_items: int = 100  # larger baskets are truncated when counting co-purchases
     seed: int = 42
+    min_eval_users: int = MIN_EVAL_USERS  # fewer customers with targets than this: refuse the split
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ class PreparedData:
     split_kind: str
     stats: dict[str, int] = field(default_factory=dict)
     config: DataConfig = field(default_factory=DataConfig)
+    split_reason: str = ""  # why this split (printed by train and evaluate)
+    train_lines: np.ndarray | None = None  # bool per snapshot order line: a training line (order data only)
 
     @property
     def id_maps(self) -> dict[str, list[str]]:
@@ -90,32 +101,58 @@ def interaction_edges(
     raise ModelError("the graph has no orders, PURCHASED or RATED edges: ingest interactions first")
 
 
-def make_split(snapshot: GraphSnapshot, config: DataConfig) -> tuple[LinkSplit, np.ndarray | None, str, dict[str, int]]:
-    """The split (temporal for orders, official for marked edges, else random) and train order lines."""
-    kind = config.split
+SplitChoice = tuple[LinkSplit, np.ndarray | None, str, dict[str, int], str]
+
+
+def make_split(snapshot: GraphSnapshot, config: DataConfig) -> SplitChoice:
+    """The split, the training order lines, its kind and stats, and why it was chosen.
+
+    ``auto`` takes, for order data, the temporal split when it leaves enough customers to rank
+    (``min_eval_users`` in validation and test), else leave-last-basket, else stops and says which
+    task to use; for marked edges the official split; else a seeded random one. A split named by
+    the user is refused the same way when it leaves too few customers to rank.
+    """
     users, items = snapshot.num("user"), snapshot.num("product")
-    if kind == "auto":
-        if snapshot.orders is not None and len(snapshot.orders):
-            kind = "temporal"
-        else:
-            _, _, markers = interaction_edges(snapshot, config.min_rating)
-            kind = "official" if markers is not None else "random"
-    if kind == "temporal":
-        if snapshot.orders is None:
-            raise ModelError("temporal split needs Order nodes with timestamps; use split='random'")
-        ts = temporal_split(
-            snapshot.orders, users, items, config.valid_frac, config.test_frac, config.split_by, config.drop_cold_users
-        )
-        return ts.split, ts.train_lines, kind, ts.stats
+    orders, profile = snapshot.orders, profile_orders(snapshot.orders)
+    if orders is not None and len(orders) and config.split in ("auto", "temporal", "leave-last-basket", "random"):
+        tried: list[str] = []
+        kinds = ["temporal", "leave-last-basket"] if config.split == "auto" else [config.split]
+        for kind in kinds:
+            if kind == "temporal":
+                ts = temporal_split(
+                    orders, users, items, config.valid_frac, config.test_frac, config.split_by, config.drop_cold_users
+                )
+            elif kind == "leave-last-basket":
+                ts = leave_last_basket_split(orders, users, items, config.drop_cold_users)
+            else:
+                ts = random_order_split(orders, users, items, config.valid_frac, config.test_frac, config.seed)
+            valid_users, test_users = target_users(ts.split)
+            if min(valid_users, test_users) >= config.min_eval_users:
+                why = (
+                    "as asked"
+                    if config.split != "auto"
+                    else f"auto: {valid_users} validation / {test_users} test customers to rank"
+                )
+                if tried:
+                    why += f" ({'; '.join(tried)})"
+                return ts.split, ts.train_lines, kind, ts.stats, why
+            tried.append(f"{kind} left {valid_users}/{test_users}")
+        require_targets(ts.split, "/".join(kinds), profile, config.min_eval_users)
+    if config.split in ("temporal", "leave-last-basket"):
+        raise ModelError(f"the {config.split} split needs Order nodes with timestamps; use --split random")
     key, edges, markers = interaction_edges(snapshot, config.min_rating)
+    kind = config.split if config.split != "auto" else ("official" if markers is not None else "random")
     if kind == "official":
         if markers is None:
-            raise ModelError(f"{key} edges have no split marker; use split='random' or 'temporal'")
+            raise ModelError(f"{key} edges have no split marker; use --split random or temporal")
         marked = GraphSnapshot(snapshot.ids, {key: edges}, edge_split={key: markers})
-        return official_split(marked, key), None, kind, {}
-    if kind == "random":
-        return random_split(edges, users, items, config.valid_frac, config.test_frac, config.seed), None, kind, {}
-    raise ModelError(f"unknown split {kind!r}: use auto, temporal, official or random")
+        split = official_split(marked, key)
+    elif kind == "random":
+        split = random_split(edges, users, items, config.valid_frac, config.test_frac, config.seed)
+    else:
+        raise ModelError(f"unknown split {kind!r}: use auto, temporal, leave-last-basket, official or random")
+    require_targets(split, kind, profile, config.min_eval_users)
+    return split, None, kind, {}, "as asked" if config.split != "auto" else f"auto: {key[1]} edges, {kind}"
 
 
 def copurchase_pairs(
@@ -203,7 +240,7 @@ def prepare_data(snapshot: GraphSnapshot, config: DataConfig | None = None) -> P
     config = config or DataConfig()
     if snapshot.num("user") == 0 or snapshot.num("product") == 0:
         raise ModelError("the graph has no users or no products: ingest data before training")
-    split, train_lines, kind, stats = make_split(snapshot, config)
+    split, train_lines, kind, stats, reason = make_split(snapshot, config)
     if train_lines is not None and snapshot.orders is not None:
         cp = copurchase_pairs(
             snapshot.orders, train_lines, snapshot.num("product"), config.copurchase_top_k, config.max_order_items
@@ -212,4 +249,4 @@ def prepare_data(snapshot: GraphSnapshot, config: DataConfig | None = None) -> P
         cp = np.zeros((2, 0), np.int64)
     data = build_hetero_data(snapshot, split.train, cp)
     stats = {**stats, "copurchase_edges": int(cp.shape[1])}
-    return PreparedData(snapshot, split, data, torch.from_numpy(cp), kind, stats, config)
+    return PreparedData(snapshot, split, data, torch.from_numpy(cp), kind, stats, config, reason, train_lines)

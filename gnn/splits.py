@@ -63,10 +63,8 @@ def temporal_split(
         raise ModelError("no order lines to split: ingest orders with timestamps first")
     if not (0 < valid_frac < 1 and 0 < test_frac < 1 and valid_frac + test_frac < 1):
         raise ModelError(f"valid_frac={valid_frac} and test_frac={test_frac} must be in (0, 1) and sum below 1")
-    order_time = np.full(len(orders.order_ids), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(order_time, orders.order, orders.timestamp)
-    present = np.unique(orders.order)
-    ranked = present[np.lexsort((present, order_time[present]))]  # by time, then order index
+    ranked, order_time = order_ranks(orders)
+    present = ranked
     period = np.zeros(len(orders.order_ids), dtype=np.int8)  # 0 train, 1 valid, 2 test
     if by == "orders":
         n = len(ranked)
@@ -85,10 +83,74 @@ def temporal_split(
         period[present[order_time[present] >= test_cut]] = 2
     else:
         raise ModelError(f"split by {by!r}: use 'orders' or 'time'")
+    first = lambda p: int(order_time[present][period[present] == p].min()) if (period[present] == p).any() else 0  # noqa: E731
+    split, train_lines, stats = split_by_order_period(orders, period, num_users, num_items, drop_cold_users)
+    return TemporalSplit(split, train_lines, first(1), first(2), stats)
+
+
+def order_ranks(orders: OrderRows) -> tuple[np.ndarray, np.ndarray]:
+    """Orders present in ``orders`` sorted by (time, order index), and each order's first line time."""
+    order_time = np.full(len(orders.order_ids), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(order_time, orders.order, orders.timestamp)
+    present = np.unique(orders.order)
+    return present[np.lexsort((present, order_time[present]))], order_time
+
+
+def leave_last_basket_split(
+    orders: OrderRows, num_users: int, num_items: int, drop_cold_users: bool = True
+) -> TemporalSplit:
+    """Each customer's last order is test (customers with ≥ 2 orders), the one before valid (≥ 3).
+
+    The split for shops whose customers come back a few times each: every returning customer
+    contributes a target, however early in the year they shop. Targets are, as in the temporal
+    split, the products the customer had not bought before.
+    """
+    if len(orders) == 0:
+        raise ModelError("no order lines to split: ingest orders with timestamps first")
+    ranked, order_time = order_ranks(orders)
+    order_user = np.zeros(len(orders.order_ids), dtype=np.int64)
+    order_user[orders.order] = orders.user
+    by_user = ranked[np.argsort(order_user[ranked], kind="stable")]  # per user, by time
+    users = order_user[by_user]
+    starts = np.r_[0, np.flatnonzero(users[1:] != users[:-1]) + 1]
+    sizes = np.diff(np.r_[starts, users.size])
+    from_end = np.repeat(starts + sizes, sizes) - np.arange(users.size)  # 1 = last order of the user
+    count = np.repeat(sizes, sizes)
+    period = np.zeros(len(orders.order_ids), dtype=np.int8)
+    period[by_user[(from_end == 1) & (count >= 2)]] = 2
+    period[by_user[(from_end == 2) & (count >= 3)]] = 1
+    split, train_lines, stats = split_by_order_period(orders, period, num_users, num_items, drop_cold_users)
+    first = lambda p: int(order_time[ranked][period[ranked] == p].min()) if (period[ranked] == p).any() else 0  # noqa: E731
+    return TemporalSplit(split, train_lines, first(1), first(2), stats)
+
+
+def random_order_split(
+    orders: OrderRows, num_users: int, num_items: int, valid_frac: float = 0.1, test_frac: float = 0.1, seed: int = 42
+) -> TemporalSplit:
+    """:func:`random_split` over the distinct (customer, product) pairs of the orders; lines follow their pair."""
+    if len(orders) == 0:
+        raise ModelError("no order lines to split: ingest orders first")
+    pairs = np.stack([orders.user, orders.product]).astype(np.int64)
+    split = random_split(pairs, num_users, num_items, valid_frac, test_frac, seed)
+    train_keys = split.train.edge_index[0].numpy() * num_items + split.train.edge_index[1].numpy()
+    train_lines = np.isin(pairs[0] * num_items + pairs[1], train_keys)
+    stats = {"train_pairs": split.train.num_edges, "valid_pairs": split.valid.num_edges}
+    stats["test_pairs"] = split.test.num_edges
+    return TemporalSplit(split, train_lines, 0, 0, stats)
+
+
+def split_by_order_period(
+    orders: OrderRows, period: np.ndarray, num_users: int, num_items: int, drop_cold_users: bool = True
+) -> tuple[LinkSplit, np.ndarray, dict[str, int]]:
+    """Targets of orders marked 1 (valid) / 2 (test) in ``period`` (one entry per order index).
+
+    A target is a (customer, product) pair first bought in its period; pairs of customers with no
+    training purchase are dropped when ``drop_cold_users`` (and counted in the stats).
+    """
     line_period = period[orders.order]
     train_lines = line_period == 0
     if not train_lines.any():
-        raise ModelError("the temporal split left no training orders; lower valid_frac/test_frac")
+        raise ModelError("the split left no training orders; lower valid_frac/test_frac")
     train = _pairs(orders.user[train_lines], orders.product[train_lines], num_items)
     valid_all = _pairs(orders.user[line_period == 1], orders.product[line_period == 1], num_items)
     test_all = _pairs(orders.user[line_period == 2], orders.product[line_period == 2], num_items)
@@ -101,25 +163,16 @@ def temporal_split(
         "valid_repeat_pairs": int(valid_all.size - valid.size),
         "test_repeat_pairs": int(test_all.size - test.size),
     }
+    kept: dict[str, np.ndarray] = {}
     for name, keys in (("valid", valid), ("test", test)):
         cold_user = ~np.isin(keys // num_items, train_users)
         stats[f"{name}_cold_user_pairs"] = int(cold_user.sum())
         stats[f"{name}_cold_item_pairs"] = int((~np.isin(keys % num_items, train_items)).sum())
-        if drop_cold_users:
-            keys = keys[~cold_user]
-        stats[f"{name}_pairs"] = int(keys.size)
-        if name == "valid":
-            valid = keys
-        else:
-            test = keys
-    first = lambda p: int(order_time[present][period[present] == p].min()) if (period[present] == p).any() else 0  # noqa: E731
-    return TemporalSplit(
-        LinkSplit(*(_interactions(k, num_users, num_items) for k in (train, valid, test))),
-        train_lines,
-        first(1),
-        first(2),
-        stats,
-    )
+        kept[name] = keys[~cold_user] if drop_cold_users else keys
+        stats[f"{name}_pairs"] = int(kept[name].size)
+        stats[f"{name}_users"] = int(np.unique(kept[name] // num_items).size)
+    split = LinkSplit(*(_interactions(k, num_users, num_items) for k in (train, kept["valid"], kept["test"])))
+    return split, train_lines, stats
 
 
 def official_split(snapshot: GraphSnapshot, key: EdgeKey) -> LinkSplit:

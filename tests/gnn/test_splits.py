@@ -73,7 +73,7 @@ def test_copurchase_counts_only_selected_orders_and_keeps_top_k() -> None:
 def test_training_graph_has_no_leakage_and_is_deterministic(graph: GraphConnection) -> None:
     shop = build_shop_graph(graph, n_users=16, per_theme=6, orders_per_user=5)
     snap = export_graph(graph)
-    prepared = prepare_data(snap, DataConfig(valid_frac=0.15, test_frac=0.15))
+    prepared = prepare_data(snap, DataConfig(split="temporal", valid_frac=0.15, test_frac=0.15, min_eval_users=1))
     split, data = prepared.split, prepared.data
     assert prepared.split_kind == "temporal"
     assert split.valid.num_edges > 0 and split.test.num_edges > 0
@@ -95,7 +95,7 @@ def test_training_graph_has_no_leakage_and_is_deterministic(graph: GraphConnecti
     assert _pairs_t(data[CO_PURCHASED].edge_index) <= train_pairs
     assert _pairs_t(data[CO_PURCHASED].edge_index)
 
-    again = prepare_data(export_graph(graph), DataConfig(valid_frac=0.15, test_frac=0.15))
+    again = prepare_data(export_graph(graph), prepared.config)
     for a, b in zip(
         (split.train, split.valid, split.test), (again.split.train, again.split.valid, again.split.test), strict=False
     ):

@@ -140,7 +140,10 @@ def test_train_on_graph_learns_and_writes_artefacts(graph: GraphConnection, tmp_
     shop = build_shop_graph(graph, n_users=20, per_theme=6, orders_per_user=5)
     set_random_vectors(graph, shop.products, dim=8)
     result = train_on_graph(
-        graph, RunConfig(data=DataConfig(valid_frac=0.15, test_frac=0.15), train=FAST, out_dir=str(tmp_path))
+        graph,
+        RunConfig(
+            data=DataConfig(valid_frac=0.15, test_frac=0.15, min_eval_users=3), train=FAST, out_dir=str(tmp_path)
+        ),
     )
     losses = [s.loss for s in result.history]
     assert len(losses) == 6 and losses[-1] < losses[0]
@@ -159,7 +162,7 @@ def test_train_on_graph_learns_and_writes_artefacts(graph: GraphConnection, tmp_
 def test_checkpoint_round_trip_gives_identical_scores(graph: GraphConnection, tmp_path: Path) -> None:
     shop = build_shop_graph(graph, n_users=12, per_theme=5, orders_per_user=4)
     set_random_vectors(graph, shop.products, dim=8)
-    prepared = prepare_data(export_graph(graph))
+    prepared = prepare_data(export_graph(graph), DataConfig(min_eval_users=3))
     model = model_for_data("hetero_sage", prepared)
     train_model(model, prepared.split, TrainConfig(epochs=2, batch_size=64, progress=False))
     path = save_checkpoint(tmp_path / "m.pt", model, prepared.id_maps, {"note": "test"})
@@ -193,7 +196,7 @@ def test_checkpoint_round_trip_gives_identical_scores(graph: GraphConnection, tm
 def test_trainer_options_bce_hard_negatives_and_lightgcn(graph: GraphConnection, tmp_path: Path) -> None:
     shop = build_shop_graph(graph, n_users=12, per_theme=5, orders_per_user=4)
     set_random_vectors(graph, shop.products, dim=8)
-    prepared = prepare_data(export_graph(graph))
+    prepared = prepare_data(export_graph(graph), DataConfig(min_eval_users=3))
     split = prepared.split
     model = model_for_data("hetero_sage", prepared)
     cfg = TrainConfig(epochs=2, batch_size=64, loss="bce", negatives="hard", progress=False)
