@@ -9,13 +9,17 @@ and :func:`require_targets` refuses a split that does not, naming the alternativ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kgrec.gnn.contract import LinkSplit
 from kgrec.kg.errors import ModelError
-from kgrec.kg.export import OrderRows
+
+if TYPE_CHECKING:  # torch stays out of `kgrec stats`
+    from kgrec.gnn.contract import LinkSplit
+    from kgrec.kg.export import OrderRows
 
 #: Fewest customers with targets in the validation and in the test split for a ranking evaluation.
 MIN_EVAL_USERS = 10
@@ -34,6 +38,23 @@ class ShopProfile:
     customers_3_orders: int  # ... and at least three: leave-last-basket validation
     baskets_2_items: int  # orders with at least two distinct products: basket completion
     mean_basket_size: float
+    products: int = 0
+    products_without_text: int = 0
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ShopProfile:
+        """From the ``shop_profile`` query's row."""
+        return cls(
+            customers=int(row["customers"]),
+            orders=int(row["orders"]),
+            order_lines=int(row["order_lines"]),
+            customers_2_orders=int(row["customers_2_orders"]),
+            customers_3_orders=int(row["customers_3_orders"]),
+            baskets_2_items=int(row["baskets_2_items"]),
+            mean_basket_size=float(row["mean_basket_size"]),
+            products=int(row["products"]),
+            products_without_text=int(row["products_without_text"]),
+        )
 
     def advice(self) -> list[str]:
         """One line per task/split saying whether it will be meaningful here, and why."""

@@ -7,7 +7,7 @@ returns a ``DemoReport`` that the CLI prints. Nothing here holds recommender log
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,11 +60,22 @@ def fit_baselines(prepared: PreparedData) -> dict[str, RecModel]:
 
 
 def compare_checkpoints(
-    conn: GraphConnection, checkpoints: list[Path], split: str = "test", with_baselines: bool = True, seed: int = 42
+    conn: GraphConnection,
+    checkpoints: list[Path],
+    split: str = "test",
+    with_baselines: bool = True,
+    seed: int = 42,
+    strategy: str | None = None,
 ) -> tuple[ComparisonTable, PreparedData]:
-    """Full-ranking metrics of saved models and the baselines on the same split of the live graph."""
+    """Full-ranking metrics of saved models and the baselines on the same split of the live graph.
+
+    The split strategy is the first checkpoint's (so models are tested on what they never saw),
+    unless ``strategy`` names another; ``prepare_data`` refuses a split with too few customers.
+    """
     loaded = [(path, load_checkpoint(path)) for path in checkpoints]
     data_config = DataConfig(**loaded[0][1].info["data_config"]) if loaded else DataConfig(seed=seed)
+    if strategy is not None:
+        data_config = replace(data_config, split=strategy)  # type: ignore[arg-type]
     prepared = prepare_data(export_graph(conn), data_config)
     models = {f"{ckpt.name} ({path.parent.name})": restore_for_split(ckpt, prepared) for path, ckpt in loaded}
     if with_baselines:

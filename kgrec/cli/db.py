@@ -73,12 +73,25 @@ def register_graph_commands(app: typer.Typer) -> None:
     def stats(
         as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     ) -> None:
-        """Count nodes and relationships per label and type."""
+        """Count nodes and relationships, and say which tasks and splits the orders support."""
         import json
+        from dataclasses import asdict
+
+        from kgrec.gnn.shop_profile import ShopProfile
 
         with open_graph() as (_, conn):
             nodes, rels = graph_counts(conn)
+            row = run_one(conn, "shop_profile")
+        profile = ShopProfile.from_row(row) if row else ShopProfile(0, 0, 0, 0, 0, 0, 0.0)
         if as_json:
-            typer.echo(json.dumps({"nodes": nodes, "relationships": rels}))
-        else:
-            print_counts(nodes, rels)
+            typer.echo(json.dumps({"nodes": nodes, "relationships": rels, "shop": asdict(profile)}))
+            return
+        print_counts(nodes, rels)
+        console.print(
+            f"{profile.products_without_text:,} of {profile.products:,} products have no text vector yet "
+            "(run `kgrec embed`)"
+            if profile.products_without_text
+            else f"all {profile.products:,} products have text vectors"
+        )
+        for line in profile.advice():
+            console.print(f"- {line}")

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 __all__ = ["newest_checkpoint", "register"]  # newest_checkpoint: still imported from here by bundles/serve
 
+SPLIT_HELP = (
+    "auto (temporal, else leave-last-basket, with the reason printed), temporal, leave-last-basket "
+    "(each customer's last order), random (seeded per-customer holdout) or official (marked edges)"
+)
+SPLITS = ("auto", "temporal", "leave-last-basket", "random", "official")
+
 # --hidden / --layers: the registry name → (width field, depth field) of its config; other models: defaults
 _SIZE_FIELDS = {"hetero_sage": ("hidden", "num_layers"), "lightgcn": ("embedding_dim", "num_layers")}
 
@@ -64,20 +70,26 @@ def register(app: typer.Typer) -> None:
         patience: Annotated[int, typer.Option(min=1)] = 10,
         hidden: Annotated[int, typer.Option(min=4, help="embedding width")] = 64,
         layers: Annotated[int, typer.Option(min=1, help="message-passing layers")] = 2,
+        split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "auto",
     ) -> None:
         """Export the graph, split it (temporal for orders), train with early stopping, test, checkpoint."""
+        from kgrec.gnn.data import DataConfig, prepare_data
         from kgrec.gnn.plots import history_table
         from kgrec.gnn.registry import model_names
-        from kgrec.gnn.train import RunConfig, TrainConfig, train_on_graph
+        from kgrec.gnn.train import RunConfig, TrainConfig, train_prepared
+        from kgrec.kg.export import export_graph
 
         if model not in model_names(trainable=True):
             raise typer.BadParameter(f"use one of {', '.join(model_names(trainable=True))}", param_hint="--model")
+        if split not in SPLITS:
+            raise typer.BadParameter(f"use one of {', '.join(SPLITS)}", param_hint="--split")
         settings = Settings()
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         run_dir = out or settings.runs_dir / f"{stamp}-{model}"
         sizes = _SIZE_FIELDS.get(model)
         config = RunConfig(
             model=model,
+            data=DataConfig(split=split, seed=settings.seed),  # type: ignore[arg-type]
             model_config={sizes[0]: hidden, sizes[1]: layers} if sizes else None,
             train=TrainConfig(
                 epochs=epochs,
@@ -92,7 +104,14 @@ def register(app: typer.Typer) -> None:
             out_dir=str(run_dir),
         )
         with open_graph(settings) as (_, conn):
-            result = train_on_graph(conn, config)
+            prepared = prepare_data(export_graph(conn), config.data)
+        console.print(
+            f"{prepared.split_kind} split ({prepared.split_reason}): "
+            f"{prepared.split.train.num_edges:,} training pairs, {prepared.split.valid.num_edges:,} validation and "
+            f"{prepared.split.test.num_edges:,} test targets"
+        )
+        with failing_cleanly():
+            result = train_prepared(prepared, config)[1]
         console.print(history_table(result))
         console.print(
             f"best epoch {result.best_epoch}: valid {result.metric} = {result.best_valid:.4f} "
@@ -112,7 +131,10 @@ def register(app: typer.Typer) -> None:
         checkpoint: Annotated[
             list[Path] | None, typer.Option(help="checkpoint(s); default: newest hetero_sage and lightgcn")
         ] = None,
-        split: Annotated[str, typer.Option(help="test or valid")] = "test",
+        on: Annotated[str, typer.Option(help="the part to score: test or valid")] = "test",
+        split: Annotated[
+            str | None, typer.Option(help="split strategy (default: the checkpoint's); " + SPLIT_HELP)
+        ] = None,
         baselines: Annotated[bool, typer.Option(help="also fit popularity, item-kNN, EASE, text")] = True,
     ) -> None:
         """Full-ranking Recall/NDCG of trained models and baselines, side by side, on one split."""
@@ -120,10 +142,16 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings()
         paths = list(checkpoint or [p for k in ("hetero_sage", "lightgcn") if (p := newest_checkpoint(settings, k))])
+        if on not in ("test", "valid"):
+            raise typer.BadParameter("use test or valid", param_hint="--on")
+        if split is not None and split not in SPLITS:
+            raise typer.BadParameter(f"use one of {', '.join(SPLITS)}", param_hint="--split")
         with open_graph(settings) as (_, conn):
-            table, prepared = compare_checkpoints(conn, paths, split, baselines, settings.seed)
+            table, prepared = compare_checkpoints(conn, paths, on, baselines, settings.seed, split)
+        part = getattr(prepared.split, on)
         out = Table(
-            title=f"{split} split ({prepared.split_kind}), {getattr(prepared.split, split).num_edges:,} targets"
+            title=f"{on} part of the {prepared.split_kind} split ({prepared.split_reason}): "
+            f"{part.num_edges:,} targets of {part.users().numel():,} customers"
         )
         names = ["recall@20", "ndcg@20", "hit@20", "mrr"]
         for column in ("model", *names, "eval s"):
