@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     test_http_port: int = 7475
     test_neo4j_uri: str | None = Field(None, description="an existing server for the tests; unset = the local one")
     test_neo4j_password: SecretStr | None = None
+    test_keep_server: bool = Field(False, description="keep a test server the run started (faster reruns)")
     # -- the benchmark server (emptied by benchmarks) -------------------------------------------
     bench_state_dir: Path | None = Field(None, description="unset = <state_dir>/bench-neo4j")
     bench_bolt_port: int = 7689

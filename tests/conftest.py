@@ -31,12 +31,20 @@ def test_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def test_server(test_settings: Settings) -> LocalNeo4j:
-    """The test server, started once (or reused if it already runs) and left running."""
+def test_server(test_settings: Settings) -> Iterator[LocalNeo4j]:
+    """The test server, started once per run (or reused if it already runs).
+
+    A server this run started is stopped when the run ends, so a test run leaves no server
+    behind; set ``KGREC_TEST_KEEP_SERVER=1`` to keep it for faster reruns.
+    """
     server = test_settings.test_server()
+    started_here = False
     if not test_settings.test_neo4j_uri:
+        started_here = not server.status().running
         server.start()
-    return server
+    yield server
+    if started_here and not test_settings.test_keep_server:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
