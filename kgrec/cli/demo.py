@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from kgrec.cli.common import console, failing_cleanly
 from kgrec.config import Settings
-from kgrec.pipeline import DemoReport, run_demo
+
+if TYPE_CHECKING:  # the pipeline imports torch: only `kgrec demo` pays for it
+    from kgrec.pipeline import DemoReport
 
 METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr")
 
@@ -67,6 +69,8 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int, typer.Option("-k", min=1, help="recommendations per user")] = 5,
     ) -> None:
         """Start Neo4j, ingest the bundled sample, embed, train, evaluate, recommend and explain."""
+        from kgrec.pipeline import run_demo
+
         with failing_cleanly():
             report = run_demo(Settings(), source, epochs, k, step=lambda s: console.rule(s))
         print_demo(report)
