@@ -6,9 +6,11 @@ r"""The one home of the graph math every model, trainer and benchmark shares.
   loops), as a sparse CSR tensor for ``torch.sparse.mm``; :func:`bipartite_adjacency` builds the
   symmetric rows∪columns graph of a bipartite relation (users first) and normalises it;
   :func:`mean_pool_matrix` is the row-normalised membership matrix (``M @ X`` = mean of members);
-* **baskets** — :func:`binary_matrix` / :func:`basket_matrix` are the 0/1 baskets×products (or
-  users×items) matrix :math:`X` (scipy CSR), :func:`cooccurrence` its :math:`X^\top X` with a zero
-  diagonal plus the per-product basket counts, :func:`top_k_per_row` the strongest entries of each row;
+* **baskets** — re-exported from :mod:`kgrec.kg.baskets` (the lowest layer, so the graph's own
+  co-purchase statistics use the same code): :func:`binary_matrix` / :func:`basket_matrix` are the
+  0/1 baskets×products (or users×items) matrix :math:`X`, :func:`cooccurrence` its
+  :math:`X^\top X` with a zero diagonal plus the per-product basket counts, :func:`top_k_per_row`;
+  :func:`interaction_matrix` is :math:`X` of training interactions;
 * **negatives** — :class:`NegativeSampler`, exact uniform sampling from each user's
   non-positives (vectorised, never a training positive) and hard negatives (the best-scoring of
   several uniform candidates).
@@ -17,7 +19,7 @@ r"""The one home of the graph math every model, trainer and benchmark shares.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,7 +29,21 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import coalesce, to_torch_csr_tensor
 
 from kgrec.gnn.contract import Interactions
+from kgrec.kg.baskets import basket_matrix, binary_matrix, cooccurrence, top_k_per_row
 from kgrec.kg.errors import ModelError
+
+__all__ = [  # the basket math is re-exported so models import all shared math from here
+    "NegativeSampler",
+    "basket_matrix",
+    "binary_matrix",
+    "bipartite_adjacency",
+    "cooccurrence",
+    "interaction_matrix",
+    "mean_pool_matrix",
+    "normalized_adjacency",
+    "resolve_device",
+    "top_k_per_row",
+]
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -72,47 +88,11 @@ def mean_pool_matrix(rows: Tensor | np.ndarray, cols: Tensor | np.ndarray, n_row
         return to_torch_csr_tensor(torch.stack([r, c]), 1.0 / size[r], size=(n_rows, n_cols))
 
 
-# -- baskets (scipy sparse) ------------------------------------------------------------------------------
-def binary_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """0/1 float32 CSR matrix with a one at every ``(rows[k], cols[k])`` (repeats count once)."""
-    x = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=shape)
-    x.sum_duplicates()
-    x.data[:] = 1.0
-    return x
-
-
+# -- baskets (scipy sparse; the basket matrix itself lives in kgrec.kg.baskets) -----------------------
 def interaction_matrix(train: Interactions) -> sp.csr_matrix:
     """Binarised ``[U, I]`` matrix of user→item interactions."""
     u, i = train.edge_index.long().cpu().numpy()
     return binary_matrix(u, i, (train.num_users, train.num_items))
-
-
-def basket_matrix(baskets: Sequence[Sequence[int]], num_products: int) -> sp.csr_matrix:
-    """Binarised ``[len(baskets), num_products]`` baskets×products matrix."""
-    lengths = np.fromiter((len(b) for b in baskets), dtype=np.int64, count=len(baskets))
-    rows = np.repeat(np.arange(len(baskets)), lengths)
-    cols = np.fromiter((i for b in baskets for i in b), dtype=np.int64, count=int(lengths.sum()))
-    return binary_matrix(rows, cols, (len(baskets), num_products))
-
-
-def cooccurrence(x: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    r"""``(together, counts)``: :math:`X^\top X` with a zero diagonal (baskets holding both) and the
-    diagonal itself (baskets holding each product)."""
-    together = (x.T @ x).tocsr()
-    counts = np.asarray(together.diagonal()).copy()
-    together.setdiag(0)
-    together.eliminate_zeros()
-    return together, counts
-
-
-def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """The ``k`` largest entries of each row (ties: lower column first); the rest dropped."""
-    coo = matrix.tocoo()
-    order = np.lexsort((coo.col, -coo.data, coo.row))
-    row, col, val = coo.row[order], coo.col[order], coo.data[order]
-    starts = np.searchsorted(row, np.arange(matrix.shape[0]))
-    keep = np.arange(len(row)) - starts[row] < k
-    return sp.csr_matrix((val[keep], (row[keep], col[keep])), shape=matrix.shape)
 
 
 # -- negative sampling ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import sparse
 
 from kgrec.kg import cypher
+from kgrec.kg.baskets import binary_matrix, cooccurrence
 from kgrec.kg.connection import DEFAULT_DELETE_BATCH_SIZE, DEFAULT_WRITE_BATCH_SIZE, GraphConnection, WriteSummary
 
 DEFAULT_MIN_ORDERS = 2
@@ -63,13 +64,11 @@ def compute_pair_stats(baskets: Mapping[str, Sequence[str]], min_orders: int = D
     flat = pd.Series([p for items in baskets.values() for p in items], dtype=object)
     codes, products = pd.factorize(flat, sort=True)
     rows = np.repeat(np.arange(n), lengths)
-    x = sparse.csr_matrix((np.ones(len(codes), dtype=np.int32), (rows, codes)), shape=(n, len(products)))
-    x.sum_duplicates()
-    x.data = np.minimum(x.data, 1)  # a product repeated inside a basket counts once
-    per_product = np.asarray(x.sum(axis=0)).ravel()
-    pairs = sparse.triu(x.T @ x, k=1).tocoo()
+    x = binary_matrix(rows, codes, (n, len(products)))  # a product repeated inside a basket counts once
+    together_all, per_product = cooccurrence(x)
+    pairs = sparse.triu(together_all, k=1).tocoo()
     keep = pairs.data >= min_orders
-    a, b, together = pairs.row[keep], pairs.col[keep], pairs.data[keep].astype(np.int64)
+    a, b, together = pairs.row[keep], pairs.col[keep], np.rint(pairs.data[keep]).astype(np.int64)
     source = np.concatenate([a, b])
     target = np.concatenate([b, a])
     both = np.concatenate([together, together])
