@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from kgrec.kg import cypher
+from kgrec.kg.baskets import binary_matrix, cooccurrence
 from kgrec.kg.connection import DEFAULT_WRITE_BATCH_SIZE, GraphConnection
 from kgrec.kg.copurchase import read_baskets
 from kgrec.kg.errors import KgrecError
@@ -83,9 +84,9 @@ def mine_itemsets(
     index = {p: i for i, p in enumerate(products)}
     rows = np.repeat(np.arange(n), [len(s) for s in sets])
     cols = np.fromiter((index[p] for s in sets for p in s), dtype=np.int64, count=len(rows))
-    x = sparse.csc_matrix((np.ones(len(rows), np.int32), (rows, cols)), shape=(n, len(products)))
-    single = np.asarray(x.sum(axis=0)).ravel()
-    together = sparse.triu(x.T @ x, k=1).tocoo()
+    x = binary_matrix(rows, cols, (n, len(products))).tocsc()  # columns are sliced for triples
+    together_all, single = cooccurrence(x)
+    together = sparse.triu(together_all, k=1).tocoo()
     graph = nx.Graph()
     pairs: list[Itemset] = []
     for a, b, o in zip(together.row, together.col, together.data, strict=False):
