@@ -8,11 +8,11 @@ statements would load the file. Run: ``.venv/bin/python -m bench.ingest_online_r
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
+from pathlib import Path
 
-from bench.common import SHARED_DATA, Result, connect_bench_graph, write_results
+from bench.common import RESULTS, SHARED_DATA, Result, connect_bench_graph, run, write_results
 from kgrec.ingest.pipeline import ingest_tables
 from kgrec.ingest.sources.online_retail import read_online_retail
 from kgrec.kg.connection import GraphConnection
@@ -42,12 +42,8 @@ def naive_lines_per_s(conn: GraphConnection, rows: list[dict[str, object]]) -> f
     return len(rows) / (time.perf_counter() - started)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--naive-lines", type=int, default=2_000)
-    args = parser.parse_args()
-
+def main(write_batch_size: int = 10_000, naive_lines: int = 2_000, out: Path = RESULTS) -> None:
+    """Ingest the whole cleaned file batched, then ``naive_lines`` lines one transaction each."""
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     tables = read_online_retail(SHARED_DATA / "online-retail")
@@ -59,11 +55,11 @@ def main() -> None:
     wipe(conn)
     ensure_schema(conn)
     report = ingest_tables(
-        conn, tables, source="online-retail", batch_size=args.batch_size, copurchase=False, progress=True
+        conn, tables, source="online-retail", write_batch_size=write_batch_size, copurchase=False, progress=True
     )
     batched_s = report.seconds
     started = time.perf_counter()
-    copurchase = recompute_bought_with(conn, batch_size=args.batch_size)
+    copurchase = recompute_bought_with(conn, write_batch_size=write_batch_size)
     copurchase_s = time.perf_counter() - started
     print("steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
     print(
@@ -75,7 +71,7 @@ def main() -> None:
     ensure_schema(conn)
     timestamps = dict(zip(tables.orders["order_id"], tables.orders["timestamp"], strict=True))
     users = dict(zip(tables.orders["order_id"], tables.orders["user_id"], strict=True))
-    sample = tables.order_items.head(args.naive_lines)
+    sample = tables.order_items.head(naive_lines)
     rows: list[dict[str, object]] = [
         {
             "user_id": users[o],
@@ -111,9 +107,10 @@ def main() -> None:
             Result("machine", "all", "load_avg_1min_at_start", load_before),
             Result("machine", "all", "load_avg_1min_at_end", os.getloadavg()[0]),
         ],
-        command=".venv/bin/python -m bench.ingest_online_retail",
+        config={"write_batch_size": write_batch_size, "naive_lines": naive_lines},
+        out_dir=out,
     )
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
