@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("recommend")
     def recommend(
-        user_id: Annotated[str, typer.Argument(help="a User id of the graph")],
+        user_id: Annotated[str | None, typer.Argument(help="a User id of the graph (omit with --basket)")] = None,
         k: Annotated[int, typer.Option("-k", "--k", min=1)] = 10,
         checkpoint: Annotated[Path | None, typer.Option(help="default: newest hetero_sage checkpoint")] = None,
         basket: Annotated[
@@ -171,6 +171,8 @@ def register(app: typer.Typer) -> None:
         include_purchased: Annotated[bool, typer.Option("--include-purchased")] = False,
     ) -> None:
         """Top-k products for a user (or for an anonymous basket with --basket)."""
+        if not user_id and not basket:
+            raise typer.BadParameter("name a user, or pass --basket with product ids", param_hint="USER_ID")
         settings = Settings()
         with failing_cleanly():
             rec = _recommender(settings, checkpoint)
@@ -179,7 +181,7 @@ def register(app: typer.Typer) -> None:
             if basket:
                 recs = rec.recommend_for_basket([b.strip() for b in basket.split(",") if b.strip()], k)
             else:
-                recs = rec.recommend(user_id, k, exclude_purchased=not include_purchased)
+                recs = rec.recommend(str(user_id), k, exclude_purchased=not include_purchased)
         console.print(_recs_table(f"recommendations for {'basket' if basket else user_id}", recs))
 
     @app.command("similar")
