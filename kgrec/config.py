@@ -68,41 +68,17 @@ class Settings(BaseSettings):
 
     def local_server(self) -> LocalNeo4j:
         """The project's own server (used when ``neo4j_uri`` is unset)."""
-        return LocalNeo4j(
-            ServerConfig(
-                state_dir=self.server_dir,
-                bolt_port=self.bolt_port,
-                http_port=self.http_port,
-                heap=self.neo4j_heap,
-                pagecache=self.neo4j_pagecache,
-            )
-        )
+        return _server(self.server_dir, self.bolt_port, self.http_port, self.neo4j_heap, self.neo4j_pagecache)
 
     def test_server(self, heap: str = "1g", pagecache: str = "256m") -> LocalNeo4j:
         """The server the test suite empties and fills (``tests/conftest.py``)."""
         state = self.test_state_dir or self.state_dir / "test-neo4j"
-        return LocalNeo4j(
-            ServerConfig(
-                state_dir=state,
-                bolt_port=self.test_bolt_port,
-                http_port=self.test_http_port,
-                heap=heap,
-                pagecache=pagecache,
-            )
-        )
+        return _server(state, self.test_bolt_port, self.test_http_port, heap, pagecache)
 
     def bench_server(self, heap: str = "2g", pagecache: str = "1g") -> LocalNeo4j:
         """The server benchmarks empty and fill (``bench/common.py``)."""
         state = self.bench_state_dir or self.state_dir / "bench-neo4j"
-        return LocalNeo4j(
-            ServerConfig(
-                state_dir=state,
-                bolt_port=self.bench_bolt_port,
-                http_port=self.bench_http_port,
-                heap=heap,
-                pagecache=pagecache,
-            )
-        )
+        return _server(state, self.bench_bolt_port, self.bench_http_port, heap, pagecache)
 
     def credentials(self) -> Neo4jCredentials:
         """Credentials of the configured server: an explicit URI, else the local server's."""
@@ -120,3 +96,7 @@ class Settings(BaseSettings):
 
     def uses_local_server(self) -> bool:
         return not self.neo4j_uri
+
+
+def _server(state_dir: Path, bolt_port: int, http_port: int, heap: str, pagecache: str) -> LocalNeo4j:
+    return LocalNeo4j(ServerConfig(state_dir, bolt_port, http_port, heap=heap, pagecache=pagecache))
