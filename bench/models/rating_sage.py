@@ -157,7 +157,7 @@ def train_rating_model(model: RatingGNN, train: Ratings, valid: Ratings, config:
     gen = torch.Generator().manual_seed(config.seed)
     full_graph = message_graph(train)
 
-    def batches(epoch: int) -> Iterator[Tensor]:
+    def batches(_epoch: int) -> Iterator[Tensor]:
         yield torch.rand(len(train), generator=gen) < model.config.supervise_frac
 
     def loss(supervised: Tensor) -> Tensor:
