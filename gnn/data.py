@@ -13,6 +13,7 @@ a node the model has never seen). Relations (plus ``rev_*`` reverses, same-type 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -250,3 +251,65 @@ def prepare_data(snapshot: GraphSnapshot, config: DataConfig | None = None) -> P
     data = build_hetero_data(snapshot, split.train, cp)
     stats = {**stats, "copurchase_edges": int(cp.shape[1])}
     return PreparedData(snapshot, split, data, torch.from_numpy(cp), kind, stats, config, reason, train_lines)
+
+
+def _test_lines(prepared: PreparedData) -> np.ndarray:
+    """Bool per snapshot order line: a line of the test period (the same periods as ``make_split``)."""
+    from kgrec.gnn.splits import order_ranks
+
+    orders, config = prepared.snapshot.orders, prepared.config
+    assert orders is not None
+    if prepared.split_kind == "random":  # lines follow their (customer, product) pair
+        test = prepared.split.test.edge_index
+        keys = test[0].numpy().astype(np.int64) * prepared.split.test.num_items + test[1].numpy()
+        return np.isin(orders.user.astype(np.int64) * prepared.split.test.num_items + orders.product, keys)
+    ranked, order_time = order_ranks(orders)
+    is_test = np.zeros(len(orders.order_ids), bool)
+    if prepared.split_kind == "leave-last-basket":
+        order_user = np.zeros(len(orders.order_ids), dtype=np.int64)
+        order_user[orders.order] = orders.user
+        by_user = ranked[np.argsort(order_user[ranked], kind="stable")]
+        users = order_user[by_user]
+        last = np.r_[users[1:] != users[:-1], True]
+        first = np.r_[True, users[1:] != users[:-1]]
+        is_test[by_user[last & ~first]] = True  # the last order of customers with two or more
+    elif config.split_by == "time":
+        t0, t1 = int(order_time[ranked].min()), int(order_time[ranked].max())
+        is_test[ranked[order_time[ranked] >= t1 - config.test_frac * (t1 - t0)]] = True
+    else:
+        is_test[ranked[len(ranked) - max(1, math.ceil(config.test_frac * len(ranked))) :]] = True
+    return is_test[orders.order]
+
+
+def refit_data(prepared: PreparedData) -> PreparedData:
+    """The refit-after-selection data: train = train ∪ valid pairs, no validation, the same test.
+
+    Hyper-parameters (and epoch counts) are chosen on ``prepared``'s validation split; the chosen
+    models are then refitted here and tested once. Co-purchase edges (and ``train_lines``) come
+    from every order line outside the test period, so the test orders stay unseen.
+    """
+    split = prepared.split
+    both = torch.cat([split.train.edge_index, split.valid.edge_index], 1).long()
+    train = Interactions(split.train.num_users, split.train.num_items, torch.unique(both, dim=1))
+    empty = Interactions(train.num_users, train.num_items, torch.zeros(2, 0, dtype=torch.long))
+    snapshot, config = prepared.snapshot, prepared.config
+    lines = None
+    cp = np.zeros((2, 0), np.int64)
+    if prepared.train_lines is not None and snapshot.orders is not None:
+        lines = ~_test_lines(prepared)
+        cp = copurchase_pairs(
+            snapshot.orders, lines, snapshot.num("product"), config.copurchase_top_k, config.max_order_items
+        )
+    data = build_hetero_data(snapshot, train, cp)
+    stats = {
+        **prepared.stats,
+        "train_pairs": train.num_edges,
+        "valid_pairs": 0,
+        "valid_users": 0,
+        "copurchase_edges": int(cp.shape[1]),
+    }
+    reason = f"refit on train+valid of: {prepared.split_reason}".rstrip(": ")
+    return PreparedData(
+        snapshot, LinkSplit(train, empty, split.test), data, torch.from_numpy(cp), prepared.split_kind,
+        stats, config, reason, lines,
+    )  # fmt: skip
