@@ -5,12 +5,14 @@ One name per model, used in results files, checkpoints and the CLI (``kgrec trai
 ===============  ==========================================  ==================================
 name             class                                       config
 ===============  ==========================================  ==================================
+``kgcf``         ``gnn.models.kgcf.KGCF`` (the served model)  ``KGCFConfig``
 ``hetero_sage``  ``gnn.models.hetero_sage.HeteroSAGE``       ``HeteroSAGEConfig``
 ``lightgcn``     ``gnn.models.lightgcn.LightGCNRec``         ``LightGCNConfig``
 ``crosscbr``     ``gnn.models.bundle_gnn.CrossViewBundleModel``  ``BundleModelConfig``
 ``popularity``   ``gnn.models.baselines.Popularity``         —
 ``itemknn``      ``gnn.models.baselines.ItemKNN``            ``ItemKNNConfig``
 ``ease``         ``gnn.models.baselines.EASE``               ``EASEConfig``
+``rp3beta``      ``gnn.models.rp3beta.RP3beta``              ``RP3betaConfig``
 ``text``         ``gnn.models.baselines.TextSimilarity``     —
 ===============  ==========================================  ==================================
 
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
     from kgrec.gnn.data import PreparedData
 
 
+#: The model the product serves (``kgrec train``, the demo, the recommender): KGCF, see docs/model.md.
+SERVED = "kgcf"
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """A registered model: its class, its config dataclass, and its builder over prepared data."""
@@ -50,6 +56,23 @@ def _hetero_sage(prepared: PreparedData, config: Any) -> RecModel:
     return HeteroSAGE(data.metadata(), num_nodes, prepared.snapshot.embedding_dim, config).attach(data)
 
 
+def kgcf_trend(prepared: PreparedData, days: float = 14.0) -> Any:
+    """KGCF's trend vector: log(1 + distinct buyers) per product in the last ``days`` of the training orders."""
+    from kgrec.gnn.models.kgcf import recent_buyers
+
+    orders, lines = prepared.snapshot.orders, prepared.train_lines
+    if orders is None or lines is None or not len(orders):
+        return None
+    return recent_buyers(orders, lines, prepared.snapshot.num("product"), days)
+
+
+def _kgcf(prepared: PreparedData, config: Any) -> RecModel:
+    """KGCF over the prepared graph (knowledge-graph relations, text, trend), fitted on the training split."""
+    from kgrec.gnn.models.kgcf import KGCF
+
+    return KGCF.from_data(prepared.data, config, kgcf_trend(prepared))
+
+
 def _fit_on_train(build: Callable[[PreparedData, Any], RecModel]) -> Callable[[PreparedData, Any], RecModel]:
     def for_data(prepared: PreparedData, config: Any) -> RecModel:
         model = build(prepared, config)
@@ -63,7 +86,9 @@ def _entries() -> dict[str, ModelEntry]:
     from kgrec.gnn.models import baselines
     from kgrec.gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
     from kgrec.gnn.models.hetero_sage import HeteroSAGE, HeteroSAGEConfig
+    from kgrec.gnn.models.kgcf import KGCF, KGCFConfig
     from kgrec.gnn.models.lightgcn import LightGCNConfig, LightGCNRec
+    from kgrec.gnn.models.rp3beta import RP3beta, RP3betaConfig
 
     def text(prepared: PreparedData, config: Any) -> RecModel:
         import torch
@@ -76,6 +101,7 @@ def _entries() -> dict[str, ModelEntry]:
         return LightGCNRec(p.split.train.num_users, p.split.train.num_items, c)
 
     entries = [
+        ModelEntry(KGCF, KGCFConfig, _fit_on_train(_kgcf)),
         ModelEntry(HeteroSAGE, HeteroSAGEConfig, _hetero_sage),
         ModelEntry(LightGCNRec, LightGCNConfig, _fit_on_train(lightgcn)),
         ModelEntry(CrossViewBundleModel, BundleModelConfig),  # built by gnn.bundle_recs from the bundle graph
@@ -83,6 +109,7 @@ def _entries() -> dict[str, ModelEntry]:
         ModelEntry(baselines.ItemKNN, baselines.ItemKNNConfig, _fit_on_train(lambda p, c: baselines.ItemKNN(c))),
         ModelEntry(baselines.EASE, baselines.EASEConfig, _fit_on_train(lambda p, c: baselines.EASE(c))),
         ModelEntry(baselines.TextSimilarity, None, _fit_on_train(text)),
+        ModelEntry(RP3beta, RP3betaConfig, _fit_on_train(lambda p, c: RP3beta(c))),
     ]
     return {e.cls.name: e for e in entries}
 

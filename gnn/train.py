@@ -22,6 +22,7 @@ import copy
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -107,6 +108,8 @@ class TrainResult:
     checkpoint: str | None = None
     plot: str | None = None
     stats: dict[str, int] = field(default_factory=dict)
+    #: False when validation ran and its metric never left zero: the model learned nothing to serve.
+    learned: bool = True
 
     @property
     def epoch_seconds(self) -> float:
@@ -188,8 +191,21 @@ def run_training(
         bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    scores = [s.valid[metric] for s in result.history if metric in s.valid]
+    result.learned = not (validation is not None and not validation.minimize and scores and max(scores) <= 0.0)
     model.eval()
     result.seconds = time.perf_counter() - start
+    return result
+
+
+def require_learned(result: TrainResult) -> TrainResult:
+    """``result`` if the model learned something; ModelError with advice when its validation metric stayed 0."""
+    if not result.learned:
+        raise ModelError(
+            f"{result.model_name} did not learn: validation {result.metric} stayed 0 over "
+            f"{len(result.history)} epoch(s), so it is not served. Train longer (--epochs), try another "
+            "learning rate (--lr), check the split has validation customers (`kgrec stats`), or serve a baseline"
+        )
     return result
 
 
@@ -252,7 +268,10 @@ def train_model(
             u, p = users[idx], edges[1, picked[idx]]
             yield TrainBatch(u.to(device), p.to(device), neg[idx].to(device))
 
-    return run_training(model, batches, model.loss, validation, config, model.name)
+    # a fused model (KGCF + EASE + trend) trains and early-stops on its GNN part alone; serving weights come back after
+    gnn_only = getattr(model, "gnn_only", None)
+    with gnn_only() if callable(gnn_only) else nullcontext():
+        return run_training(model, batches, model.loss, validation, config, model.name)
 
 
 def evaluate_test(
@@ -278,7 +297,7 @@ def _progress(config: TrainConfig) -> Any:
 class RunConfig:
     """A whole run from the graph: data, model (a registry name and its config), optimisation, artefacts."""
 
-    model: str = "hetero_sage"
+    model: str = "kgcf"  # gnn.registry.SERVED
     data: DataConfig | None = None
     model_config: Any = None  # the model's config dataclass (or a dict of its fields); None = defaults
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -303,6 +322,7 @@ def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel,
         "metric": result.metric,
         "test": result.test,
         "split": prepared.split_kind,
+        "learned": result.learned,
         "stats": result.stats,
         "train_config": _plain(asdict(config.train)),
         "data_config": _plain(asdict(prepared.config)),

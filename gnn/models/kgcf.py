@@ -46,8 +46,9 @@ product. Propagated embeddings are cached in eval mode.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -58,6 +59,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.gnn.models.kgcf_ops import SymSpMM, info_nce, subsample, sym_norm_adjacency
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import OrderRows
 
@@ -95,24 +97,11 @@ class KGCFConfig:
     trend_weight: float = 2.2  # (grid 0-2.2) weight of the z-scored product trend (recent buyers) in the served score
     gnn_weight: float = 1.0  # 0 = the fused EASE + trend part alone (for ablations)
 
+    def __post_init__(self) -> None:  # a checkpoint's JSON gives relations back as a list
+        object.__setattr__(self, "relations", tuple(self.relations))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def sym_norm_adjacency(row: Tensor, col: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
-    """:math:`D^{-1/2} A D^{-1/2}` of the symmetrised weighted graph (duplicates keep the max weight)."""
-    row, col = torch.cat([row, col]).long(), torch.cat([col, row]).long()
-    weight = torch.cat([weight, weight]).float()
-    key, inv = torch.unique(row * num_nodes + col, return_inverse=True)
-    w = torch.zeros(key.numel()).scatter_reduce(0, inv, weight, "amax", include_self=False)
-    row, col = key // num_nodes, key % num_nodes
-    deg = torch.zeros(num_nodes).index_add_(0, row, w)
-    dinv = deg.pow(-0.5)
-    dinv[torch.isinf(dinv)] = 0.0
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        adj = torch.sparse_coo_tensor(torch.stack([row, col]), dinv[row] * w * dinv[col], (num_nodes, num_nodes))
-        return adj.coalesce().to_sparse_csr()
 
 
 def ease_weights(train: Interactions, l2: float) -> tuple[sp.csr_matrix, Tensor]:
@@ -126,19 +115,6 @@ def ease_weights(train: Interactions, l2: float) -> tuple[sp.csr_matrix, Tensor]
     b = -p / p.diagonal().unsqueeze(0)
     b.diagonal().zero_()
     return x, b.float()
-
-
-class SymSpMM(torch.autograd.Function):
-    """``adj @ x`` for a SYMMETRIC sparse ``adj``: the backward is ``adj @ grad`` (no CSR transpose)."""
-
-    @staticmethod
-    def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
-        ctx.adj = adj
-        return torch.sparse.mm(adj, x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
-        return None, torch.sparse.mm(ctx.adj, grad)
 
 
 def row_z(scores: Tensor) -> Tensor:
@@ -165,14 +141,23 @@ class KGCF(RecModel):
         text: Tensor | None = None,
         config: KGCFConfig | None = None,
         trend: Tensor | None = None,
+        num_kg_edges: int = 0,
+        text_dim: int = 0,
     ) -> None:
         """``kg_edges``: ``[2, E]`` non-purchase edges in the homogeneous node numbering; ``trend``: a
-        per-product recency score (e.g. :func:`recent_buyers`) used when ``trend_weight > 0``."""
+        per-product recency score (e.g. :func:`recent_buyers`) used when ``trend_weight > 0``.
+
+        Without tensors, ``num_kg_edges`` and ``text_dim`` (from :meth:`dims`) make placeholders of
+        the right shapes, so a checkpoint's state dict restores the graph, text and trend."""
         super().__init__()
         self.config = config or KGCFConfig()
         self.num_users, self.num_items = num_users, num_items
         self.num_nodes = num_nodes or num_users + num_items
-        edges = kg_edges if kg_edges is not None else torch.zeros(2, 0, dtype=torch.long)
+        if kg_edges is None:
+            kg_edges, kg_weights = torch.zeros(2, num_kg_edges, dtype=torch.long), torch.ones(num_kg_edges)
+        if text is None and text_dim > 0:
+            text = torch.zeros(num_items, text_dim)
+        edges = kg_edges
         if edges.numel() and int(edges.max()) >= self.num_nodes:
             raise ModelError(f"a knowledge-graph edge points past the {self.num_nodes} nodes")
         self.register_buffer("kg_edges", edges.long())
@@ -191,6 +176,7 @@ class KGCF(RecModel):
         self._cache: Tensor | None = None
         self.ease: tuple[sp.csr_matrix, Tensor] | None = None  # (X, B) of the fused EASE
         self.warm = torch.ones(num_items, dtype=torch.bool)
+        self._train: Interactions | None = None
 
     @classmethod
     def from_data(cls, data: HeteroData, config: KGCFConfig | None = None, trend: Tensor | None = None) -> KGCF:
@@ -218,6 +204,12 @@ class KGCF(RecModel):
         text = prod.x * prod.x_mask.unsqueeze(1).float() if "x" in prod else None
         return cls(data["user"].num_nodes, prod.num_nodes, edges, kw, total, text, config, trend)
 
+    def dims(self) -> dict[str, int]:
+        """Plain sizes that rebuild this model with :func:`gnn.registry.build_model` (then load the state dict)."""
+        text_dim = int(self.text.shape[1]) if self.text_proj is not None else 0
+        sizes = (self.num_users, self.num_items, self.num_nodes, int(self.kg_edges.size(1)), text_dim)
+        return dict(zip(("num_users", "num_items", "num_nodes", "num_kg_edges", "text_dim"), sizes, strict=True))
+
     def fit(self, train: Interactions) -> None:
         """Rebuild the normalised adjacency from ``train`` + the knowledge graph (+ EASE if fused)."""
         if (train.num_users, train.num_items) != (self.num_users, self.num_items):
@@ -232,9 +224,22 @@ class KGCF(RecModel):
         self._adj = sym_norm_adjacency(row, col, weight, self.num_nodes).to(self.embedding.weight.device)
         self._cache = None
         self.warm = torch.bincount(i, minlength=self.num_items).to(self.embedding.weight.device) > 0
-        self.ease = None
+        self.ease, self._train = None, train
         if self.config.fuse_weight > 0:
             self.ease = ease_weights(train, self.config.ease_l2)
+
+    @contextmanager
+    def gnn_only(self) -> Iterator[KGCF]:
+        """Score with the GNN part alone inside (training, early stopping); the served fusion after (EASE refitted)."""
+        served = self.config
+        self.config = replace(served, fuse_weight=0.0, trend_weight=0.0, gnn_weight=1.0)
+        try:
+            yield self
+        finally:
+            self.config = served
+            self._cache = None
+            if served.fuse_weight > 0 and self.ease is None and self._train is not None:
+                self.ease = ease_weights(self._train, served.ease_l2)
 
     def train(self, mode: bool = True) -> KGCF:
         self._cache = None
@@ -332,22 +337,34 @@ class KGCF(RecModel):
         return emb[users] @ emb[self.num_users : self.num_users + self.num_items].t()
 
     def _fused(self) -> bool:
-        cfg = self.config
-        return (self.ease is not None and cfg.fuse_weight > 0) or cfg.trend_weight > 0 or cfg.gnn_weight != 1.0
+        c = self.config
+        return (self.ease is not None and c.fuse_weight > 0) or c.trend_weight > 0 or c.gnn_weight != 1.0
 
-    def score_all(self, users: Tensor) -> Tensor:
+    def _fuse(self, gnn: Tensor, history: Tensor) -> Tensor:
+        """The served score from the GNN scores and the ``[rows, num_items]`` 0/1 histories (see module doc)."""
         cfg = self.config
-        gnn = self.gnn_scores(users)
         if not self._fused():
             return gnn
         out = cfg.gnn_weight * row_z(gnn)
         if self.ease is not None and cfg.fuse_weight > 0:
-            x, b = self.ease
-            out = out + cfg.fuse_weight * row_z((torch.from_numpy(x[users.cpu().numpy()].toarray()) @ b).to(gnn.device))
+            out = out + cfg.fuse_weight * row_z((history.cpu() @ self.ease[1]).to(gnn.device))
         if cfg.trend_weight > 0:
             t = self.trend.to(gnn.device)
             out = out + cfg.trend_weight * ((t - t.mean()) / t.std().clamp_min(1e-8)).unsqueeze(0)
         return out
+
+    def score_all(self, users: Tensor) -> Tensor:
+        history = torch.zeros(0)
+        if self.ease is not None and self.config.fuse_weight > 0:
+            history = torch.from_numpy(self.ease[0][users.cpu().numpy()].toarray())
+        return self._fuse(self.gnn_scores(users), history)
+
+    def score_basket(self, items: Tensor) -> Tensor:
+        """``[num_items]`` scores for an anonymous basket: its items act as a user's history (same fusion)."""
+        item_emb = self.embeddings()[self.num_users : self.num_users + self.num_items]
+        history = torch.zeros(1, self.num_items)
+        history[0, items.cpu()] = 1.0
+        return self._fuse(item_emb[items].mean(0, keepdim=True) @ item_emb.t(), history)[0]
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         if not self._fused():
@@ -365,15 +382,3 @@ def recent_buyers(orders: OrderRows, lines: np.ndarray, num_items: int, days: fl
     recent = sel[orders.timestamp[sel] >= orders.timestamp[sel].max() - days * 86400]
     pairs = np.unique(orders.user[recent].astype(np.int64) * num_items + orders.product[recent])
     return torch.from_numpy(np.log1p(np.bincount(pairs % num_items, minlength=num_items)).astype(np.float32))
-
-
-def subsample(nodes: Tensor, n: int) -> Tensor:
-    """At most ``n`` of ``nodes``, drawn at random."""
-    return nodes if nodes.numel() <= n else nodes[torch.randperm(nodes.numel(), device=nodes.device)[:n]]
-
-
-def info_nce(a: Tensor, b: Tensor, tau: float) -> Tensor:
-    """InfoNCE between two views (row k of ``a`` matches row k of ``b``; the other rows are negatives)."""
-    a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
-    logits = a @ b.t() / tau
-    return F.cross_entropy(logits, torch.arange(a.size(0), device=a.device))

@@ -15,6 +15,8 @@ keeping for each source item :math:`i` its ``top_k`` largest weights; :math:`s(u
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -24,15 +26,23 @@ from kgrec.gnn.contract import Interactions, RecModel
 from kgrec.kg.errors import ModelError
 
 
+@dataclass(frozen=True)
+class RP3betaConfig:
+    alpha: float = 1.0
+    beta: float = 0.5
+    top_k: int = 200
+
+
 class RP3beta(RecModel):
     """Graph-walk item-item baseline with popularity penalty ``beta`` (sparse top-``k`` weights)."""
 
     name = "rp3beta"
     trainable = False
 
-    def __init__(self, alpha: float = 1.0, beta: float = 0.5, top_k: int = 200) -> None:
+    def __init__(self, config: RP3betaConfig | None = None) -> None:
         super().__init__()
-        self.alpha, self.beta, self.top_k = alpha, beta, top_k
+        self.config = config or RP3betaConfig()
+        self.alpha, self.beta, self.top_k = self.config.alpha, self.config.beta, self.config.top_k
         self._x: sp.csr_matrix | None = None
         self.sim: sp.csr_matrix | None = None
 

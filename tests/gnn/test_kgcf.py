@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from kgrec.gnn.contract import Interactions, LinkSplit, TrainBatch
 from kgrec.gnn.evaluate import evaluate
 from kgrec.gnn.models.baselines import Popularity
 from kgrec.gnn.models.kgcf import KGCF, KGCFConfig, recent_buyers, sym_norm_adjacency
-from kgrec.gnn.models.rp3beta import RP3beta
+from kgrec.gnn.models.rp3beta import RP3beta, RP3betaConfig
 from kgrec.gnn.train import TrainConfig, train_model
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import OrderRows
@@ -132,7 +133,7 @@ def test_ease_fusion_and_rp3beta() -> None:
     fused = m.score_all(torch.arange(USERS))
     assert fused.shape == gnn.shape and not torch.allclose(fused, gnn)
     assert torch.allclose(fused.mean(1), torch.zeros(USERS), atol=1e-4)
-    rp3 = RP3beta(alpha=1.0, beta=0.3, top_k=5)
+    rp3 = RP3beta(RP3betaConfig(alpha=1.0, beta=0.3, top_k=5))
     rp3.fit(split.train)
     assert evaluate(rp3, split, "valid", ks=(3,))["recall@3"] > 0.3
 
@@ -155,3 +156,61 @@ def test_recent_buyers_and_trend_term() -> None:
     m.fit(split.train)
     m.eval()
     assert (m.score_all(torch.arange(4)).argmax(1) == ITEMS - 1).all()
+
+
+def test_training_sees_the_gnn_alone_and_serving_gets_the_fusion_back() -> None:
+    data, split = toy()
+    config = KGCFConfig(dim=8, num_layers=1, fuse_weight=0.5, ease_l2=1.0, trend_weight=1.0)
+    m = KGCF.from_data(data, config, trend=torch.arange(ITEMS).float())
+    m.fit(split.train)
+    seen: list[KGCFConfig] = []
+    original = m.gnn_scores
+
+    def spy(users: torch.Tensor) -> torch.Tensor:
+        seen.append(m.config)
+        return original(users)
+
+    m.gnn_scores = spy  # type: ignore[method-assign]
+    train_model(m, split, TrainConfig(epochs=2, batch_size=16, progress=False, device="cpu"))
+    assert seen and all(c.fuse_weight == 0 and c.trend_weight == 0 for c in seen)  # early stopping: GNN alone
+    assert m.config == config and m.ease is not None
+    users = torch.arange(USERS)
+    assert not torch.allclose(m.score_all(users), original(users))  # served: fused again
+
+
+def test_recommender_serves_kgcf_with_fresh_orders_masked(tmp_path: Path) -> None:
+    from kgrec.gnn.checkpoint import load_checkpoint, save_checkpoint
+    from kgrec.gnn.data import DataConfig, prepare_data
+    from kgrec.gnn.recommender import Recommender
+    from kgrec.gnn.registry import model_for_data
+    from kgrec.kg.errors import UnknownEntityError
+    from tests.gnn.test_data import ROWS, snapshot
+
+    snap = snapshot()
+    prepared = prepare_data(snap, DataConfig(split="temporal", valid_frac=0.2, test_frac=0.2, min_eval_users=1))
+    model = model_for_data("kgcf", prepared, {"dim": 8, "num_layers": 1, "ease_l2": 1.0})
+    result = train_model(model, prepared.split, TrainConfig(epochs=2, batch_size=8, progress=False, device="cpu"))
+    path = save_checkpoint(tmp_path / "kgcf.pt", model, prepared.id_maps, {"learned": result.learned})
+    # later: a new customer u3 bought p0 and a new product p8 (unknown to the model)
+    rows = [*ROWS, (3, 10, 0, 11), (3, 10, 8, 11)]
+    u, o, p, t = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
+    fresh = replace(
+        snap,
+        ids={"user": [*snap.ids["user"], "u3"], "product": [*snap.ids["product"], "p8"]},
+        orders=OrderRows(u, o, p, t, [f"o{i}" for i in range(11)]),
+        product_embeddings=np.zeros((9, 4), np.float32),
+        embedding_mask=np.zeros(9, bool),
+        product_titles=[None] * 9,
+    )
+    rec = Recommender(load_checkpoint(path), "cpu").use_snapshot(fresh)
+    bought = {f"p{r[2]}" for r in rows if r[0] == 0}  # test-period orders included: fresh orders are masked
+    top = [r.product_id for r in rec.recommend("u0", k=8)]
+    assert top and not set(top) & bought and "p8" not in top
+    assert [r.product_id for r in rec.recommend("u3", k=3)]  # new to the model: scored from its basket
+    assert "p0" not in [r.product_id for r in rec.recommend_for_basket(["p0"], k=3)]
+    assert len(rec.similar_products("p1", k=2)) == 2 and len(rec.score("u0", ["p4", "p5"])) == 2
+    with pytest.raises(UnknownEntityError):
+        rec.recommend_for_basket(["p8"])
+    refused = replace(load_checkpoint(path), info={"learned": False, "metric": "recall@20"})
+    with pytest.raises(ModelError, match="did not learn"):
+        Recommender(refused, "cpu")

@@ -83,3 +83,36 @@ def test_fitted_baselines_are_not_checkpointed(tmp_path: Path) -> None:
     torch.save({"format": 1, "kind": "lightgcn"}, old)
     with pytest.raises(ModelError, match="format 1"):
         load_checkpoint(old)
+
+
+def test_kgcf_and_rp3beta_are_registered_and_kgcf_is_served() -> None:
+    from kgrec.gnn.models.kgcf import KGCF, KGCFConfig
+    from kgrec.gnn.models.rp3beta import RP3beta, RP3betaConfig
+    from kgrec.gnn.registry import SERVED
+    from kgrec.gnn.train import RunConfig
+
+    assert SERVED == "kgcf" == RunConfig().model and entry("kgcf").cls is KGCF
+    assert "kgcf" in model_names(trainable=True) and "rp3beta" in model_names(trainable=False)
+    assert entry("rp3beta").cls is RP3beta and make_config("rp3beta", {"beta": 0.2}) == RP3betaConfig(beta=0.2)
+    assert make_config("kgcf", {"relations": ["in_category"]}).relations == ("in_category",)  # JSON lists back
+    assert make_config("kgcf") == KGCFConfig()
+
+
+def test_kgcf_checkpoint_restores_graph_text_and_trend(tmp_path: Path) -> None:
+    from kgrec.gnn.models.kgcf import KGCF, KGCFConfig
+
+    kg = torch.tensor([[0, 5, 6], [9, 9, 10]])  # users 0-3, products 4-8, two category nodes 9-10
+    text, trend = torch.randn(5, 3), torch.tensor([0.0, 1.0, 2.0, 0.5, 0.0])
+    config = KGCFConfig(dim=4, fuse_weight=0.5, ease_l2=1.0, trend_weight=1.0)
+    model = KGCF(4, 5, kg, torch.ones(3), 11, text, config, trend)
+    model.fit(TRAIN)
+    model.eval()
+    assert model.dims() == {"num_users": 4, "num_items": 5, "num_nodes": 11, "num_kg_edges": 3, "text_dim": 3}
+    path = save_checkpoint(tmp_path / "kgcf.pt", model, {"user": list("abcd"), "product": list("vwxyz")})
+    again = restore_model(load_checkpoint(path))
+    assert isinstance(again, KGCF) and again.config == config
+    assert torch.equal(again.kg_edges, kg) and torch.equal(again.trend, trend) and torch.equal(again.text, text)
+    again.fit(TRAIN)  # rebuilds the adjacency and the fused EASE from the interactions
+    users = torch.arange(4)
+    assert torch.allclose(again.score_all(users), model.score_all(users), atol=1e-5)
+    assert torch.allclose(again.score_basket(torch.tensor([0, 1])), model.score_basket(torch.tensor([0, 1])))

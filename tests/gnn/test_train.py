@@ -14,7 +14,15 @@ from kgrec.gnn.data import DataConfig, align_id_index, build_hetero_data, prepar
 from kgrec.gnn.models.hetero_sage import HeteroSAGE
 from kgrec.gnn.models.lightgcn import LightGCNConfig, LightGCNRec
 from kgrec.gnn.registry import model_for_data
-from kgrec.gnn.train import RunConfig, TrainConfig, Validation, run_training, train_model, train_on_graph
+from kgrec.gnn.train import (
+    RunConfig,
+    TrainConfig,
+    Validation,
+    require_learned,
+    run_training,
+    train_model,
+    train_on_graph,
+)
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import export_graph
@@ -152,9 +160,10 @@ def test_train_on_graph_learns_and_writes_artefacts(graph: GraphConnection, tmp_
     assert result.test["recall@10"] <= result.test["recall@20"] and result.test["mrr"] > 0
     assert result.checkpoint is not None and result.plot is not None
     assert Path(result.checkpoint).is_file() and Path(result.plot).stat().st_size > 1000
-    assert "| epoch |" in (tmp_path / "hetero_sage_history.md").read_text()
+    assert "| epoch |" in (tmp_path / "kgcf_history.md").read_text()  # the served model by default
     ckpt = load_checkpoint(result.checkpoint)
-    assert ckpt.name == "hetero_sage" and ckpt.id_maps["user"] == sorted(shop.users)
+    assert ckpt.name == "kgcf" and ckpt.id_maps["user"] == sorted(shop.users)
+    assert ckpt.info["learned"] is True and result.learned
     assert set(ckpt.versions) == {"torch", "torch_geometric", "kgrec"}
     assert ckpt.info["best_epoch"] == result.best_epoch
 
@@ -210,3 +219,19 @@ def test_trainer_options_bce_hard_negatives_and_lightgcn(graph: GraphConnection,
     again.fit(split.train)
     lightgcn.eval()
     assert torch.allclose(again.score_all(torch.arange(3)), lightgcn.score_all(torch.arange(3)), atol=1e-6)
+
+
+def test_a_metric_that_never_leaves_zero_is_not_learned_and_not_served() -> None:
+    model, seen = Scalar(), dict[int, float]()
+    config = replace(QUIET, epochs=5, patience=2, lr=0.1)
+    flat = run_training(model, lambda e: [1.0], lambda t: (model.w - t) ** 2, scripted([0.0] * 5, model, seen), config)
+    assert not flat.learned and len(flat.history) == 3
+    with pytest.raises(ModelError, match=r"did not learn.*--epochs"):
+        require_learned(flat)
+    loss = lambda t: (model.w - t) ** 2  # noqa: E731
+    rising = run_training(
+        model, lambda e: [1.0], loss, scripted([0.0, 0.0, 0.01, 0.0, 0.0], model, {}), replace(config, patience=9)
+    )
+    assert rising.learned and require_learned(rising) is rising and rising.best_epoch == 3
+    no_validation = run_training(model, lambda e: [1.0], loss, None, config)
+    assert no_validation.learned  # nothing measured: nothing to refuse
