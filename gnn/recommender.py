@@ -1,12 +1,16 @@
 """Serving: a trained checkpoint + a fresh graph snapshot → typed recommendations.
 
-The constructor only rebuilds the model; ``refresh(conn)`` reads the current graph (all
-interactions and orders up to now become message-passing context) and computes the node
-embeddings once. Ids the model never saw are handled by the GNN itself:
+The served model is KGCF (``gnn.registry.SERVED``); HeteroSAGE checkpoints are served too. The
+constructor only rebuilds the model (and refuses one whose training never learned:
+``info["learned"]`` false); ``refresh(conn)`` reads the current graph and rebuilds the context:
 
-* a user in the graph but new to the model is embedded from the products they bought;
-* a product added after training is embedded from its text vector and its graph neighbours;
-* a visitor who is not in the graph gets ``recommend_for_basket(product_ids)`` (co-purchase head).
+* KGCF: every purchase known now (fresh orders included) becomes graph edges and EASE history
+  (``fit``), the trend is recomputed from the last 14 days of all orders, and a customer's
+  purchases are masked from their recommendations. A customer in the graph but new to the model
+  is scored from their purchases as a basket (:meth:`KGCF.score_basket`); products added after
+  training are not recommended until retraining.
+* HeteroSAGE: new users are embedded from the products they bought, new products from their
+  text vector and graph neighbours, anonymous baskets through its co-purchase head.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from kgrec.gnn.contract import Interactions
 from kgrec.gnn.data import PURCHASED, RATED, align_id_index, build_hetero_data, copurchase_pairs
 from kgrec.gnn.graph_ops import resolve_device
 from kgrec.gnn.models.hetero_sage import HeteroSAGE
+from kgrec.gnn.models.kgcf import KGCF, recent_buyers
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import ModelError, UnknownEntityError
 from kgrec.kg.export import GraphSnapshot, export_graph
@@ -50,20 +55,29 @@ def serving_interactions(snapshot: GraphSnapshot, min_rating: float = 4.0) -> In
     return Interactions(snapshot.num("user"), snapshot.num("product"), edge_index)
 
 
+SERVABLE = ("kgcf", "hetero_sage")
+
+
 class Recommender:
-    """Recommendations from a HeteroSAGE checkpoint over the live graph."""
+    """Recommendations from a KGCF (or HeteroSAGE) checkpoint over the live graph."""
 
     def __init__(self, checkpoint: Checkpoint, device: str = "auto") -> None:
-        if checkpoint.name != "hetero_sage":
+        if checkpoint.name not in SERVABLE:
             raise ModelError(
-                f"the recommender serves hetero_sage checkpoints, this one is {checkpoint.name!r}: "
-                "train with `kgrec train --model hetero_sage`"
+                f"the recommender serves {' or '.join(SERVABLE)} checkpoints, this one is {checkpoint.name!r}: "
+                "train with `kgrec train --model kgcf`"
+            )
+        if checkpoint.info.get("learned") is False:
+            raise ModelError(
+                f"this {checkpoint.name} checkpoint did not learn (validation {checkpoint.info.get('metric')} "
+                "stayed 0), so it is not served: retrain with more epochs or another learning rate"
             )
         self.checkpoint = checkpoint
         self.device = resolve_device(device)
-        self.model: HeteroSAGE = restore_model(checkpoint).to(self.device)  # type: ignore[assignment]
+        self.model: HeteroSAGE | KGCF = restore_model(checkpoint).to(self.device)  # type: ignore[assignment]
         self.snapshot: GraphSnapshot | None = None
         self._purchased: dict[int, np.ndarray] = {}
+        self._rows: dict[str, torch.Tensor] = {}  # KGCF: model row of each snapshot user/product (-1: unseen)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> Recommender:
@@ -76,6 +90,33 @@ class Recommender:
 
     def use_snapshot(self, snapshot: GraphSnapshot) -> Recommender:
         """Use an already exported snapshot as context."""
+        interactions = serving_interactions(snapshot)
+        if isinstance(self.model, KGCF):
+            self._use_kgcf(snapshot, interactions)
+        else:
+            self._use_hetero_sage(snapshot, interactions)
+        users, items = interactions.edge_index.numpy()
+        order = np.argsort(users, kind="stable")
+        bounds = np.searchsorted(users[order], np.arange(snapshot.num("user") + 1))
+        self._purchased = {u: items[order][bounds[u] : bounds[u + 1]] for u in range(snapshot.num("user"))}
+        self.snapshot = snapshot
+        return self
+
+    def _use_kgcf(self, snapshot: GraphSnapshot, interactions: Interactions) -> None:
+        model = self.model
+        assert isinstance(model, KGCF)
+        self._rows = rows = align_id_index(snapshot, self.checkpoint.id_maps)
+        u, i = rows["user"][interactions.edge_index[0]], rows["product"][interactions.edge_index[1]]
+        known = (u >= 0) & (i >= 0)
+        model.fit(Interactions(model.num_users, model.num_items, torch.stack([u[known], i[known]])))
+        if snapshot.orders is not None and len(snapshot.orders):
+            fresh = recent_buyers(snapshot.orders, np.ones(len(snapshot.orders), bool), snapshot.num("product"))
+            seen = rows["product"] >= 0
+            model.trend.zero_()[rows["product"][seen]] = fresh[seen].to(model.trend.device)
+        model.eval()
+
+    def _use_hetero_sage(self, snapshot: GraphSnapshot, interactions: Interactions) -> None:
+        assert isinstance(self.model, HeteroSAGE)
         text_dim = self.model.text_dim
         if snapshot.embedding_dim != text_dim:
             if snapshot.embedding_dim and snapshot.embedding_mask.any():
@@ -88,7 +129,6 @@ class Recommender:
                 product_embeddings=np.zeros((snapshot.num("product"), text_dim), np.float32),
                 embedding_mask=np.zeros(snapshot.num("product"), bool),
             )
-        interactions = serving_interactions(snapshot)
         if snapshot.orders is not None:
             cp = copurchase_pairs(snapshot.orders, np.ones(len(snapshot.orders), bool), snapshot.num("product"))
         else:
@@ -99,12 +139,25 @@ class Recommender:
         )
         self.model.attach(data)
         self.model.eval()
-        users, items = interactions.edge_index.numpy()
-        order = np.argsort(users, kind="stable")
-        bounds = np.searchsorted(users[order], np.arange(snapshot.num("user") + 1))
-        self._purchased = {u: items[order][bounds[u] : bounds[u + 1]] for u in range(snapshot.num("user"))}
-        self.snapshot = snapshot
-        return self
+
+    def _kgcf_scores(self, user: int | None = None, basket: Sequence[int] = ()) -> torch.Tensor:
+        """KGCF scores of every snapshot product (``-inf`` for products the model never saw)."""
+        assert isinstance(self.model, KGCF)
+        rows = self._rows
+        row = int(rows["user"][user]) if user is not None else -1
+        with torch.no_grad():
+            if row >= 0:
+                scores = self.model.score_all(torch.tensor([row], device=self.device))[0]
+            else:
+                items = rows["product"][torch.as_tensor(np.asarray(basket, dtype=np.int64))]
+                items = items[items >= 0]
+                if items.numel() == 0:
+                    raise UnknownEntityError("none of these products is known to the model: retrain to serve them")
+                scores = self.model.score_basket(items.to(self.device))
+        out = torch.full((len(rows["product"]),), float("-inf"))
+        seen = rows["product"] >= 0
+        out[seen] = scores.float().cpu()[rows["product"][seen]]
+        return out
 
     def _snap(self) -> GraphSnapshot:
         if self.snapshot is None:
@@ -146,12 +199,17 @@ class Recommender:
     def recommend(self, user_id: str, k: int = 10, exclude_purchased: bool = True) -> list[Recommendation]:
         """The ``k`` best products for a user of the graph (their purchases excluded by default)."""
         user = self._user(user_id)
-        scores = self.model.score_all(torch.tensor([user], device=self.device))[0]
+        if isinstance(self.model, KGCF):
+            scores = self._kgcf_scores(user, self._purchased.get(user, ()))
+        else:
+            scores = self.model.score_all(torch.tensor([user], device=self.device))[0]
         return self._top(scores, k, self._purchased.get(user, ()) if exclude_purchased else ())
 
     def score(self, user_id: str, product_ids: Sequence[str]) -> list[float]:
         """The model's score of each product for the user, in the given order."""
         user, items = self._user(user_id), self._products(product_ids)
+        if isinstance(self.model, KGCF):
+            return self._kgcf_scores(user, self._purchased.get(user, ()))[items].tolist()
         users = torch.full((len(items),), user, dtype=torch.long, device=self.device)
         return self.model.score(users, torch.tensor(items, device=self.device)).float().cpu().tolist()
 
@@ -160,11 +218,15 @@ class Recommender:
     ) -> list[Recommendation]:
         """Cold-start session: products that go with a basket, from the co-purchase head."""
         items = self._products(product_ids)
+        if isinstance(self.model, KGCF):
+            return self._top(self._kgcf_scores(basket=items), k, items if exclude_basket else ())
         scores = self.model.score_basket(torch.tensor(items, device=self.device))
         return self._top(scores, k, items if exclude_basket else ())
 
     def similar_products(self, product_id: str, k: int = 10) -> list[Recommendation]:
         """Products most often bought with ``product_id`` according to the co-purchase head."""
         (item,) = self._products([product_id])
+        if isinstance(self.model, KGCF):  # the item as a one-product basket: what is bought with it
+            return self._top(self._kgcf_scores(basket=[item]), k, [item])
         scores = self.model.score_products(torch.tensor([item], device=self.device))[0]
         return self._top(scores, k, [item])

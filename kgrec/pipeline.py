@@ -18,8 +18,8 @@ from kgrec.gnn.contract import RecModel
 from kgrec.gnn.data import DataConfig, PreparedData, prepare_data
 from kgrec.gnn.evaluate import ComparisonTable, evaluate_models
 from kgrec.gnn.recommender import Recommendation, Recommender
-from kgrec.gnn.registry import model_for_data
-from kgrec.gnn.train import RunConfig, TrainConfig, TrainResult, train_prepared
+from kgrec.gnn.registry import SERVED, model_for_data
+from kgrec.gnn.train import RunConfig, TrainConfig, TrainResult, require_learned, train_prepared
 from kgrec.ingest.pipeline import IngestReport, ingest_source
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.embeddings import EmbedSummary, TextEncoder, embed_products
@@ -54,8 +54,8 @@ class DemoReport:
 
 
 def fit_baselines(prepared: PreparedData) -> dict[str, RecModel]:
-    """Popularity, item-kNN, EASE and (when vectors exist) text similarity, fitted on train."""
-    names = ["popularity", "itemknn", "ease"] + (["text"] if prepared.snapshot.embedding_mask.any() else [])
+    """Popularity, item-kNN, EASE, RP3beta and (when vectors exist) text similarity, fitted on train."""
+    names = ["popularity", "itemknn", "ease", "rp3beta"] + (["text"] if prepared.snapshot.embedding_mask.any() else [])
     return {name: model_for_data(name, prepared) for name in names}
 
 
@@ -86,18 +86,21 @@ def compare_checkpoints(
 def train_and_compare(
     prepared: PreparedData, run_dir: Path, settings: Settings, epochs: int
 ) -> tuple[dict[str, TrainResult], ComparisonTable, Path]:
-    """Train the GNN and LightGCN on the same split, then compare them with the baselines on test."""
+    """Train the served model (KGCF) and LightGCN on the same split, compare them with the baselines on test.
+
+    ModelError (from ``require_learned``) when the served model learned nothing: it is not served.
+    """
     train = TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device)
     results: dict[str, TrainResult] = {}
     models = {}
-    for name in ("hetero_sage", "lightgcn"):
+    for name in (SERVED, "lightgcn"):
         model, result = train_prepared(prepared, RunConfig(model=name, train=train, out_dir=str(run_dir)))
         models[name] = model
         results[name] = result
+    require_learned(results[SERVED])
     models |= fit_baselines(prepared)
     table = evaluate_models(models, prepared.split, on="test")
-    gnn_checkpoint = Path(results["hetero_sage"].checkpoint or "")
-    return results, table, gnn_checkpoint
+    return results, table, Path(results[SERVED].checkpoint or "")
 
 
 def demo_users(prepared: PreparedData, count: int = DEMO_USERS) -> list[str]:
@@ -132,7 +135,7 @@ def run_demo(
         step("exporting the graph and splitting it by time")
         prepared = prepare_data(export_graph(conn), DataConfig(seed=settings.seed))
         run_dir = settings.runs_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-demo"
-        step("training the GNN and LightGCN, fitting the baselines")
+        step("training KGCF (the served model) and LightGCN, fitting the baselines")
         training, comparison, checkpoint = train_and_compare(prepared, run_dir, settings, epochs)
         step("recommending and explaining")
         recommender = Recommender.load(checkpoint, settings.device).refresh(conn)
