@@ -175,7 +175,7 @@ class BasketTaskConfig:
     select_metric: str = "mrr"  # chooses every configuration on validation
     min_eval_baskets: int = MIN_EVAL_BASKETS
     itemknn_k: tuple[int, ...] = (20, 100, 400)
-    ease_l2: tuple[float, ...] = (10.0, 25.0, 50.0, 200.0, 500.0)
+    ease_l2: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 200.0)
     fusion_terms: tuple[str, ...] = ("ease", "confidence")  # item-item terms fused with the GNN
     fusion_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
     gnn: KGCFConfig = field(
