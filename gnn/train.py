@@ -313,6 +313,11 @@ def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel,
     set_seed(config.train.seed)
     model = model_for_data(config.model, prepared, config.model_config)
     result = train_model(model, prepared.split, config.train)
+    tune_fusion = getattr(model, "tune_fusion", None)  # KGCF: fusion weights chosen on validation
+    fusion = None
+    if callable(tune_fusion) and prepared.split.valid.num_edges and result.learned:
+        validation = ranking_validation(model, prepared.split, config.train, resolve_device(config.train.device))
+        fusion = tune_fusion(lambda: validation.evaluate()[validation.metric])
     result.test = evaluate_test(model, prepared.split, config.train.k, resolve_device(config.train.device))
     result.stats = dict(prepared.stats)
     out = Path(config.out_dir)
@@ -323,6 +328,7 @@ def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel,
         "test": result.test,
         "split": prepared.split_kind,
         "learned": result.learned,
+        "fusion": fusion,
         "stats": result.stats,
         "train_config": _plain(asdict(config.train)),
         "data_config": _plain(asdict(prepared.config)),

@@ -46,7 +46,7 @@ product. Propagated embeddings are cached in eval mode.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
@@ -155,13 +155,11 @@ class KGCF(RecModel):
         self.num_nodes = num_nodes or num_users + num_items
         if kg_edges is None:
             kg_edges, kg_weights = torch.zeros(2, num_kg_edges, dtype=torch.long), torch.ones(num_kg_edges)
-        if text is None and text_dim > 0:
-            text = torch.zeros(num_items, text_dim)
-        edges = kg_edges
-        if edges.numel() and int(edges.max()) >= self.num_nodes:
+        text = torch.zeros(num_items, text_dim) if text is None and text_dim > 0 else text
+        if kg_edges.numel() and int(kg_edges.max()) >= self.num_nodes:
             raise ModelError(f"a knowledge-graph edge points past the {self.num_nodes} nodes")
-        self.register_buffer("kg_edges", edges.long())
-        self.register_buffer("kg_weights", kg_weights if kg_weights is not None else torch.ones(edges.size(1)))
+        self.register_buffer("kg_edges", kg_edges.long())
+        self.register_buffer("kg_weights", kg_weights if kg_weights is not None else torch.ones(kg_edges.size(1)))
         self.register_buffer("trend", trend.float() if trend is not None else torch.zeros(num_items))
         self.embedding = nn.Embedding(self.num_nodes, self.config.dim)
         nn.init.normal_(self.embedding.weight, std=0.1)
@@ -189,12 +187,8 @@ class KGCF(RecModel):
         parts, weights = [], []
         for src, rel, dst in data.edge_types:
             ei = data[(src, rel, dst)].edge_index
-            if (src, rel, dst) == CO_PURCHASED:
-                w = config.copurchase_weight
-            elif rel in config.relations and not rel.startswith("rev_"):
-                w = config.kg_weight
-            else:
-                continue
+            kg = rel in config.relations and not rel.startswith("rev_")
+            w = config.copurchase_weight if (src, rel, dst) == CO_PURCHASED else config.kg_weight if kg else 0.0
             if w > 0 and ei.numel():
                 parts.append(torch.stack([ei[0] + offset[src], ei[1] + offset[dst]]))
                 weights.append(torch.full((ei.size(1),), float(w)))
@@ -240,6 +234,24 @@ class KGCF(RecModel):
             self._cache = None
             if served.fuse_weight > 0 and self.ease is None and self._train is not None:
                 self.ease = ease_weights(self._train, served.ease_l2)
+
+    def tune_fusion(
+        self,
+        valid_metric: Callable[[], float],
+        fuse: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0),
+        trend: tuple[float, ...] = (0.0, 0.5, 1.0, 1.7, 2.2),
+    ) -> dict[str, float]:
+        """Set ``fuse_weight`` / ``trend_weight`` to the grid point with the best ``valid_metric()`` (ties: current)."""
+        if self.ease is None and self._train is not None:
+            self.ease = ease_weights(self._train, self.config.ease_l2)
+        current = (self.config.fuse_weight, self.config.trend_weight)
+        scores = {}
+        for point in [current, *((f, t) for f in fuse for t in trend)]:
+            self.config = replace(self.config, fuse_weight=point[0], trend_weight=point[1])
+            scores.setdefault(point, valid_metric())
+        best = max(scores, key=lambda p: (scores[p], p == current))
+        self.config = replace(self.config, fuse_weight=best[0], trend_weight=best[1])
+        return {"fuse_weight": best[0], "trend_weight": best[1], "valid": scores[best]}
 
     def train(self, mode: bool = True) -> KGCF:
         self._cache = None

@@ -214,3 +214,16 @@ def test_recommender_serves_kgcf_with_fresh_orders_masked(tmp_path: Path) -> Non
     refused = replace(load_checkpoint(path), info={"learned": False, "metric": "recall@20"})
     with pytest.raises(ModelError, match="did not learn"):
         Recommender(refused, "cpu")
+
+
+def test_fusion_weights_are_chosen_on_validation() -> None:
+    data, split = toy()
+    m = KGCF.from_data(data, KGCFConfig(dim=8, num_layers=1, fuse_weight=0.0, ease_l2=1.0, trend_weight=2.2))
+    m.fit(split.train)
+    m.eval()
+    best = {(0.5, 0.0): 2.0, (1.0, 0.5): 1.0}
+    chosen = m.tune_fusion(lambda: best.get((m.config.fuse_weight, m.config.trend_weight), 0.0))
+    assert chosen == {"fuse_weight": 0.5, "trend_weight": 0.0, "valid": 2.0} and m.ease is not None
+    assert (m.config.fuse_weight, m.config.trend_weight) == (0.5, 0.0)
+    m.tune_fusion(lambda: 0.0)  # all tied: the current weights stay
+    assert (m.config.fuse_weight, m.config.trend_weight) == (0.5, 0.0)
