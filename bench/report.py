@@ -46,17 +46,25 @@ def _at_least(model: str, metric: str, limit: float, split: str = "test") -> Cal
     return lambda v: None if (x := _get(v, model, metric, split)) is None else x >= limit
 
 
-RANK_BASELINES = ("popularity", "itemknn", "text", "ease", "lightgcn")
+RANK_BASELINES = ("popularity", "itemknn", "text", "ease", "rp3beta", "lightgcn")  # tuned on valid, refitted
 TARGETS: dict[str, list[Target]] = {
     "ingest-online-retail": [Target("whole cleaned file in under 60 s", _at_most("batched", "seconds", 60.0, "all"))],
     "rank-online-retail": [
         Target(
-            "hetero_sage ≥ 1.10 × best baseline, Recall@20",
-            lambda v: _beats_best_baseline(v, "hetero_sage", RANK_BASELINES, "recall@20", 0.10),
+            "gnn (KGCF served) ≥ 1.05 × best tuned baseline, Recall@20",
+            lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "recall@20", 0.05),
         ),
         Target(
-            "hetero_sage ≥ 1.10 × best baseline, NDCG@20",
-            lambda v: _beats_best_baseline(v, "hetero_sage", RANK_BASELINES, "ndcg@20", 0.10),
+            "gnn (KGCF served) ≥ 1.05 × best tuned baseline, NDCG@20",
+            lambda v: _beats_best_baseline(v, "gnn", RANK_BASELINES, "ndcg@20", 0.05),
+        ),
+        Target(
+            "ablation: gnn ≥ ease_trend (EASE + trend without the GNN), Recall@20",
+            lambda v: _beats_best_baseline(v, "gnn", ("ease_trend",), "recall@20", 0.0),
+        ),
+        Target(
+            "ablation: gnn ≥ ease_trend (EASE + trend without the GNN), NDCG@20",
+            lambda v: _beats_best_baseline(v, "gnn", ("ease_trend",), "ndcg@20", 0.0),
         ),
     ],
     "rating-ml-100k": [Target("rating_sage test RMSE ≤ 0.905", _at_most("rating_sage", "rmse", 0.905))],

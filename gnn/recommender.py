@@ -140,7 +140,7 @@ class Recommender:
         self.model.attach(data)
         self.model.eval()
 
-    def _kgcf_scores(self, user: int | None = None, basket: Sequence[int] = ()) -> torch.Tensor:
+    def _kgcf_scores(self, user: int | None = None, basket: Sequence[int] | np.ndarray = ()) -> torch.Tensor:
         """KGCF scores of every snapshot product (``-inf`` for products the model never saw)."""
         assert isinstance(self.model, KGCF)
         rows = self._rows

@@ -39,9 +39,8 @@ of the training orders) is added. With :math:`z(\cdot)` the z-score over the ite
 .. math::
     s(u, i) = g\,z(s_{gnn}(u, \cdot))_i + w\,z(s_{ease}(u, \cdot))_i + w_t\,z(t)_i
 
-(:math:`g` = ``gnn_weight``; :math:`w = w_t = 0, g = 1` is the GNN alone, :math:`g = 0` the EASE +
-trend part alone). ``objective="full"`` replaces the sampled softmax by a softmax over every
-product. Propagated embeddings are cached in eval mode.
+(:math:`g` = ``gnn_weight``; :math:`w = w_t = 0, g = 1`: the GNN alone; :math:`g = 0`: EASE + trend).
+``objective="full"``: softmax over every product. Propagated embeddings are cached in eval mode.
 """
 
 from __future__ import annotations
@@ -245,7 +244,7 @@ class KGCF(RecModel):
         if self.ease is None and self._train is not None:
             self.ease = ease_weights(self._train, self.config.ease_l2)
         current = (self.config.fuse_weight, self.config.trend_weight)
-        scores = {}
+        scores: dict[tuple[float, float], float] = {}
         for point in [current, *((f, t) for f in fuse for t in trend)]:
             self.config = replace(self.config, fuse_weight=point[0], trend_weight=point[1])
             scores.setdefault(point, valid_metric())
@@ -370,6 +369,11 @@ class KGCF(RecModel):
         if self.ease is not None and self.config.fuse_weight > 0:
             history = torch.from_numpy(self.ease[0][users.cpu().numpy()].toarray())
         return self._fuse(self.gnn_scores(users), history)
+
+    def score_products(self, anchor_items: Tensor, candidate_items: Tensor | None = None) -> Tensor:
+        """GNN product↔product scores ``[len(anchor), len(candidates)]`` (all products when ``None``)."""
+        items = self.embeddings()[self.num_users : self.num_users + self.num_items]
+        return items[anchor_items] @ (items if candidate_items is None else items[candidate_items]).t()
 
     def score_basket(self, items: Tensor) -> Tensor:
         """``[num_items]`` scores for an anonymous basket: its items act as a user's history (same fusion)."""
