@@ -32,6 +32,7 @@ def test_recommender_serves_known_and_cold_start_entities(graph: GraphConnection
     result = train_on_graph(
         graph,
         RunConfig(
+            model="hetero_sage",  # products added after training: HeteroSAGE embeds them (KGCF: tests/gnn/test_kgcf.py)
             data=DataConfig(valid_frac=0.15, test_frac=0.15, min_eval_users=3),
             out_dir=str(tmp_path),
             train=TrainConfig(epochs=4, batch_size=64, lr=0.01, progress=False),
