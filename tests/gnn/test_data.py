@@ -41,7 +41,8 @@ def copurchased(edges: torch.Tensor) -> set[tuple[int, int]]:
 @pytest.mark.parametrize("kind", ["temporal", "leave-last-basket"])
 def test_refit_trains_on_train_and_valid_and_keeps_test_unseen(kind: str) -> None:
     prepared = prepare_data(
-        snapshot(), DataConfig(split=kind, valid_frac=0.2, test_frac=0.2, min_eval_users=1)  # type: ignore[arg-type]
+        snapshot(),
+        DataConfig(split=kind, valid_frac=0.2, test_frac=0.2, min_eval_users=1),  # type: ignore[arg-type]
     )
     refit = refit_data(prepared)
     split = prepared.split
