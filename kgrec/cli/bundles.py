@@ -25,9 +25,9 @@ def _gnn_link(conn: GraphConnection, settings: Settings, use: bool) -> ModelLink
     from kgrec.gnn.bundles import ModelLink
     from kgrec.gnn.recommender import Recommender
 
-    path = newest_checkpoint(settings, "hetero_sage")
+    path = newest_checkpoint(settings, "kgcf")
     if path is None:
-        console.print("[yellow]no hetero_sage checkpoint (kgrec train): graph evidence and text only[/yellow]")
+        console.print("[yellow]no kgcf checkpoint (kgrec train): graph evidence and text only[/yellow]")
         return None
     rec = Recommender.load(path, settings.device).refresh(conn)
     return ModelLink(rec.model, rec.snapshot.index["product"])  # type: ignore[union-attr]

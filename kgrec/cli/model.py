@@ -26,7 +26,12 @@ SPLIT_HELP = (
 SPLITS = ("auto", "temporal", "leave-last-basket", "random", "official")
 
 # --hidden / --layers: the registry name → (width field, depth field) of its config; other models: defaults
-_SIZE_FIELDS = {"hetero_sage": ("hidden", "num_layers"), "lightgcn": ("embedding_dim", "num_layers")}
+_SIZE_FIELDS = {
+    "kgcf": ("dim", "num_layers"),
+    "hetero_sage": ("hidden", "num_layers"),
+    "lightgcn": ("embedding_dim", "num_layers"),
+}
+SERVED = "kgcf"  # kgrec.gnn.registry.SERVED (not imported: it would load torch at CLI start)
 
 
 def _recs_table(title: str, recs: Sequence[Recommendation | TextMatch]) -> Table:
@@ -59,7 +64,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train(
-        model: Annotated[str, typer.Option(help="hetero_sage (knowledge-graph SAGE) or lightgcn")] = "hetero_sage",
+        model: Annotated[
+            str, typer.Option(help="kgcf (the served knowledge-graph GNN), hetero_sage or lightgcn")
+        ] = SERVED,
         epochs: Annotated[int, typer.Option(min=1)] = 40,
         device: Annotated[str | None, typer.Option(help="cpu, cuda or auto (default: settings)")] = None,
         out: Annotated[Path | None, typer.Option(help="run folder (default: <runs_dir>/<time>-<model>)")] = None,
@@ -76,7 +83,7 @@ def register(app: typer.Typer) -> None:
         from kgrec.gnn.data import DataConfig, prepare_data
         from kgrec.gnn.plots import history_table
         from kgrec.gnn.registry import model_names
-        from kgrec.gnn.train import RunConfig, TrainConfig, train_prepared
+        from kgrec.gnn.train import RunConfig, TrainConfig, require_learned, train_prepared
         from kgrec.kg.export import export_graph
 
         if model not in model_names(trainable=True):
@@ -111,7 +118,7 @@ def register(app: typer.Typer) -> None:
             f"{prepared.split.test.num_edges:,} test targets"
         )
         with failing_cleanly():
-            result = train_prepared(prepared, config)[1]
+            result = require_learned(train_prepared(prepared, config)[1])
         console.print(history_table(result))
         console.print(
             f"best epoch {result.best_epoch}: valid {result.metric} = {result.best_valid:.4f} "
@@ -129,19 +136,27 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         checkpoint: Annotated[
-            list[Path] | None, typer.Option(help="checkpoint(s); default: newest hetero_sage and lightgcn")
+            list[Path] | None, typer.Option(help="checkpoint(s); default: newest kgcf and lightgcn")
         ] = None,
         on: Annotated[str, typer.Option(help="the part to score: test or valid")] = "test",
         split: Annotated[
             str | None, typer.Option(help="split strategy (default: the checkpoint's); " + SPLIT_HELP)
         ] = None,
         baselines: Annotated[bool, typer.Option(help="also fit popularity, item-kNN, EASE, text")] = True,
+        task: Annotated[
+            str, typer.Option(help="ranking (user→product) or basket (complete held-out baskets; one-order shops)")
+        ] = "ranking",
     ) -> None:
         """Full-ranking Recall/NDCG of trained models and baselines, side by side, on one split."""
         from kgrec.pipeline import compare_checkpoints
 
         settings = Settings()
-        paths = list(checkpoint or [p for k in ("hetero_sage", "lightgcn") if (p := newest_checkpoint(settings, k))])
+        if task == "basket":
+            _evaluate_baskets(settings)
+            return
+        if task != "ranking":
+            raise typer.BadParameter("use ranking or basket", param_hint="--task")
+        paths = list(checkpoint or [p for k in (SERVED, "lightgcn") if (p := newest_checkpoint(settings, k))])
         if on not in ("test", "valid"):
             raise typer.BadParameter("use test or valid", param_hint="--on")
         if split is not None and split not in SPLITS:
@@ -164,7 +179,7 @@ def register(app: typer.Typer) -> None:
     def recommend(
         user_id: Annotated[str | None, typer.Argument(help="a User id of the graph (omit with --basket)")] = None,
         k: Annotated[int, typer.Option("-k", "--k", min=1)] = 10,
-        checkpoint: Annotated[Path | None, typer.Option(help="default: newest hetero_sage checkpoint")] = None,
+        checkpoint: Annotated[Path | None, typer.Option(help="default: newest kgcf checkpoint")] = None,
         basket: Annotated[
             str | None, typer.Option(help="comma-separated product ids, for a user not in the graph")
         ] = None,
@@ -189,7 +204,7 @@ def register(app: typer.Typer) -> None:
         product_id: Annotated[str, typer.Argument(help="a Product id, or free text with --text")],
         k: Annotated[int, typer.Option("-k", "--k", min=1)] = 10,
         text: Annotated[bool, typer.Option("--text", help="search by text through the vector index")] = False,
-        checkpoint: Annotated[Path | None, typer.Option(help="default: newest hetero_sage checkpoint")] = None,
+        checkpoint: Annotated[Path | None, typer.Option(help="default: newest kgcf checkpoint")] = None,
     ) -> None:
         """Products bought with a product (co-purchase head), or nearest by text with --text."""
         recs: Sequence[Recommendation | TextMatch]
@@ -205,11 +220,32 @@ def register(app: typer.Typer) -> None:
         console.print(_recs_table(f"similar to {product_id!r}", recs))
 
 
+def _evaluate_baskets(settings: Settings) -> None:
+    """Fit every basket model on training orders, choose on validation baskets, print test once."""
+    from kgrec.gnn.baskets import BasketTaskConfig, run_basket_task
+    from kgrec.kg.export import export_graph
+
+    with open_graph(settings) as (_, conn):
+        snapshot = export_graph(conn)
+    with failing_cleanly(), console.status("fitting basket models…"):
+        report = run_basket_task(snapshot, BasketTaskConfig(seed=settings.seed))
+    counts = ", ".join(f"{k} {v:,}" for k, v in report.counts.items())
+    out = Table(title=f"basket completion, test baskets (full ranking, context masked): {counts}")
+    names = ["hit@10", "recall@10", "mrr"]
+    for column in ("model (chosen on validation)", *names):
+        out.add_column(column, justify="right" if column in names else "left")
+    for model, metrics in report.test.items():
+        out.add_row(
+            f"{model} ({report.chosen.get(model, '')})", *(f"{metrics.get(n, float('nan')):.4f}" for n in names)
+        )
+    console.print(out)
+
+
 def _recommender(settings: Settings, checkpoint: Path | None) -> Recommender:
     from kgrec.gnn.recommender import Recommender
     from kgrec.kg.errors import ModelError
 
-    path = checkpoint or newest_checkpoint(settings, "hetero_sage")
+    path = checkpoint or newest_checkpoint(settings, SERVED)
     if path is None:
         raise ModelError(f"no trained model under {settings.runs_dir}: run `kgrec train` first")
     return Recommender.load(path, settings.device)

@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
         checkpoint: Annotated[
             Path | None,
-            typer.Option(help="model checkpoint; default: the newest GNN (hetero_sage.pt) in the runs folder"),
+            typer.Option(help="model checkpoint; default: the newest GNN (kgcf.pt) in the runs folder"),
         ] = None,
     ) -> None:
         """Serve the HTTP API and the explorer page (http://HOST:PORT/, API docs at /docs)."""
@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         from kgrec.api import create_app
 
         settings = Settings()
-        checkpoint = checkpoint or newest_checkpoint(settings, "hetero_sage")
+        checkpoint = checkpoint or newest_checkpoint(settings, "kgcf")
         if checkpoint is not None and not checkpoint.is_file():
             raise fail(f"no checkpoint at {checkpoint}: run `kgrec train` or fix --checkpoint")
         recommender, bundles = make_providers(settings, checkpoint)
