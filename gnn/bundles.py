@@ -43,7 +43,7 @@ class BundleError(KgrecError):
 
 
 class ProductScorer(Protocol):
-    """Anything with a product↔product head (HeteroSAGE, CoPurchaseGNN)."""
+    """Anything with a product↔product head (KGCF, HeteroSAGE)."""
 
     def score_products(self, anchor_items: Tensor, candidate_items: Tensor) -> Tensor: ...
 
