@@ -56,14 +56,17 @@ def resolve_device(setting: str) -> torch.device:
 
 
 # -- adjacency (torch sparse) -------------------------------------------------------------------------
-def normalized_adjacency(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None) -> Tensor:
-    r""":math:`D^{-1/2} A D^{-1/2}` ``[N, N]`` (float32 sparse CSR); repeated edges are merged (weights summed).
+def normalized_adjacency(
+    edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, reduce: str = "sum"
+) -> Tensor:
+    r""":math:`D^{-1/2} A D^{-1/2}` ``[N, N]`` (float32 sparse CSR); repeated edges are merged by ``reduce``
+    (``sum`` or ``max`` of their weights).
 
     ``edge_index`` should list both directions of an undirected graph; degrees are weighted.
     """
     edge_index = edge_index.long().cpu()
     weight = None if edge_weight is None else edge_weight.float().cpu()
-    edge_index, weight = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")
+    edge_index, weight = coalesce(edge_index, weight, num_nodes=num_nodes, reduce=reduce)
     edge_index, weight = gcn_norm(edge_index, weight, num_nodes, add_self_loops=False)
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore", UserWarning)

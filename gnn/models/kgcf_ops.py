@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kgrec.gnn.graph_ops import normalized_adjacency
+
 
 def sym_norm_adjacency(row: Tensor, col: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
     """:math:`D^{-1/2} A D^{-1/2}` of the symmetrised weighted graph (duplicates keep the max weight)."""
-    row, col = torch.cat([row, col]).long(), torch.cat([col, row]).long()
-    weight = torch.cat([weight, weight]).float()
-    key, inv = torch.unique(row * num_nodes + col, return_inverse=True)
-    w = torch.zeros(key.numel()).scatter_reduce(0, inv, weight, "amax", include_self=False)
-    row, col = key // num_nodes, key % num_nodes
-    deg = torch.zeros(num_nodes).index_add_(0, row, w)
-    dinv = deg.pow(-0.5)
-    dinv[torch.isinf(dinv)] = 0.0
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        adj = torch.sparse_coo_tensor(torch.stack([row, col]), dinv[row] * w * dinv[col], (num_nodes, num_nodes))
-        return adj.coalesce().to_sparse_csr()
+    edge_index = torch.stack([torch.cat([row, col]), torch.cat([col, row])]).long()
+    return normalized_adjacency(edge_index, num_nodes, torch.cat([weight, weight]).float(), reduce="max")
 
 
 class SymSpMM(torch.autograd.Function):
