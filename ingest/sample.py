@@ -19,16 +19,20 @@ DEFAULT_CUSTOMERS = 300
 DEFAULT_MIN_ORDERS = 3
 DEFAULT_SEED = 2012
 
-ATTRIBUTION = """# Demo sample: attribution
-
-The files in this folder are a subset of the **UCI Online Retail** dataset (UCI Machine Learning
+#: The licence and citation every file derived from Online Retail carries.
+CITATION = """The files in this folder are a subset of the **UCI Online Retail** dataset (UCI Machine Learning
 Repository, dataset 352), licensed under **CC BY 4.0**
 (https://creativecommons.org/licenses/by/4.0/).
 
 > Daqing Chen, Sai Liang Sain, Kun Guo (2012). Data mining for the online retail industry: a case
 > study of RFM model-based customer segmentation using data mining. *Journal of Database Marketing
 > & Customer Strategy Management* 19(3):197-208.
+"""
 
+ATTRIBUTION = (
+    "# Demo sample: attribution\n\n"
+    + CITATION
+    + """
 ## How it was derived
 
 kgrec's own code (`ingest/sample.py`, `ingest/sources/online_retail.py`) read
@@ -44,6 +48,7 @@ Rebuild (byte-identical) with:
 
     kgrec sample build            # reads ../shared/data/online-retail/online_retail.csv.gz
 """
+)
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,15 @@ import numpy as np
 import pandas as pd
 
 from kgrec.ingest.canonical import CanonicalTables, write_folder
+from kgrec.ingest.sample import CITATION
 from kgrec.ingest.sources.online_retail import clean_lines, read_raw, to_canonical
 
 DEFAULT_SEED = 2024
 
-ATTRIBUTION = """# One-order shop: attribution
-
-The files in this folder are a subset of the **UCI Online Retail** dataset (UCI Machine Learning
-Repository, dataset 352), licensed under **CC BY 4.0**
-(https://creativecommons.org/licenses/by/4.0/).
-
-> Daqing Chen, Sai Liang Sain, Kun Guo (2012). Data mining for the online retail industry: a case
-> study of RFM model-based customer segmentation using data mining. *Journal of Database Marketing
-> & Customer Strategy Management* 19(3):197-208.
-
+ATTRIBUTION = (
+    "# One-order shop: attribution\n\n"
+    + CITATION
+    + """
 ## How it was derived
 
 kgrec's own code (`ingest/sessions_sample.py`, `ingest/sources/online_retail.py`) read
@@ -40,6 +35,7 @@ with seed {seed} among the customer's sorted invoice numbers). Product titles ar
 descriptions; the `dattr:` columns and the category are derived by kgrec from them. Changes:
 subset, cleaning and derived columns as described; no other edits.
 """
+)
 
 
 @dataclass(frozen=True)
