@@ -117,11 +117,6 @@ def target_users(split: LinkSplit) -> tuple[int, int]:
     )
 
 
-def enough_targets(split: LinkSplit, min_users: int = MIN_EVAL_USERS) -> bool:
-    """Whether both the validation and the test split have ``min_users`` customers to rank for."""
-    return min(target_users(split)) >= min_users
-
-
 def require_targets(split: LinkSplit, kind: str, profile: ShopProfile, min_users: int = MIN_EVAL_USERS) -> None:
     """Refuse a split whose evaluation would rank for too few customers, and say what to use instead."""
     valid_users, test_users = target_users(split)
