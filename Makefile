@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean-state
+.PHONY: setup demo test lint bench clean-state chromium
 
 $(BIN)/kgrec: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,8 +21,20 @@ demo: setup
 
 # Lint, format check and types first (seconds), then every test: fast unit tests and the ones
 # marked neo4j, which run against the project's own test server (stopped again at the end).
-test: setup lint
+test: setup chromium lint
 	$(BIN)/pytest -q
+
+# The explorer's browser test (tests/web, marker `browser`) drives Debian's headless chromium through
+# Selenium and chromedriver. Missing ones are installed when we are root with apt-get (CI); otherwise
+# this says so and the test skips with the same reason.
+chromium:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver fonts-liberation >/dev/null; \
+	else echo "chromium or chromedriver missing and not root: the browser test will skip" \
+	  "(as root: apt-get install chromium chromium-driver)"; fi
 
 lint: setup
 	$(BIN)/ruff check .
