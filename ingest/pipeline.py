@@ -30,6 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
 NAMED_SOURCES = ("sample", "online-retail", "movielens", "youshu", "amazon-book")
+#: The folder under ``data_dir`` each named dataset is read from.
+DATASET_FOLDERS = {
+    "online-retail": "online-retail",
+    "movielens": "ml-100k",
+    "youshu": "youshu",
+    "amazon-book": "amazon-book-kgat",
+}
 
 Writer = Callable[[GraphConnection, pd.DataFrame, int, Callable[[int], None] | None], WriteSummary]
 WRITERS: dict[str, Writer] = {
@@ -76,6 +83,8 @@ class IngestReport:
     seconds: float = 0.0
     #: Wall-clock seconds per step (validate, write <file>, purchased, copurchase).
     timings: dict[str, float] = field(default_factory=dict)
+    #: How files were read when not comma-delimited UTF-8 (detected or given).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def read(self) -> int:
@@ -173,7 +182,7 @@ def ingest_tables(
     started = time.perf_counter()
     ensure_schema(conn)
     results = validate_tables(tables, graph_lookup(conn))
-    report = IngestReport(source=source, dropped=dict(tables.dropped))
+    report = IngestReport(source=source, dropped=dict(tables.dropped), notes=list(tables.notes))
     report.timings["validate"] = time.perf_counter() - started
     if quarantine_dir is not None:
         report.quarantine_files = write_quarantine(results, Path(quarantine_dir) / _label(source))
@@ -217,8 +226,22 @@ def _label(source: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "source"
 
 
-def load_source(source: str | Path, data_dir: Path | None = None) -> CanonicalTables:
-    """Canonical tables of a named dataset (read from ``data_dir``) or of a canonical folder."""
+#: Errors a dataset reader meets in a damaged or foreign file (missing file, bad numbers, wrong columns).
+READER_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, pd.errors.ParserError)
+
+
+def load_source(
+    source: str | Path,
+    data_dir: Path | None = None,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> CanonicalTables:
+    """Canonical tables of a named dataset (read from ``data_dir``) or of a canonical folder.
+
+    ``delimiter`` / ``encoding`` apply to canonical folders (None: detect the delimiter, UTF-8). A
+    dataset file a reader cannot parse is an IngestError naming the folder, never a traceback.
+    """
     data = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
     name = str(source)
     if name == "sample":
@@ -232,20 +255,20 @@ def load_source(source: str | Path, data_dir: Path | None = None) -> CanonicalTa
             "youshu": youshu.read_youshu,
             "amazon-book": amazon_book.read_amazon_book,
         }
-        folders = {
-            "online-retail": "online-retail",
-            "movielens": "ml-100k",
-            "youshu": "youshu",
-            "amazon-book": "amazon-book-kgat",
-        }
-        folder = data / folders[name]
+        folder = data / DATASET_FOLDERS[name]
         if not folder.is_dir():
             raise IngestError(f"dataset {name!r} not found at {folder}: pass --data-dir pointing at shared/data")
-        return readers[name](folder)
+        try:
+            return readers[name](folder)
+        except READER_ERRORS as exc:
+            raise IngestError(
+                f"dataset {name!r} at {folder} could not be read ({type(exc).__name__}: {str(exc)[:300]}); "
+                "restore the files as published (see docs/ingest.md) and rerun"
+            ) from exc
     path = Path(source)
     if not path.exists():
         raise IngestError(f"{source!r} is neither a folder nor one of {', '.join(NAMED_SOURCES)}")
-    return read_folder(path)
+    return read_folder(path, delimiter=delimiter, encoding=encoding)
 
 
 def ingest_source(
@@ -258,10 +281,15 @@ def ingest_source(
     copurchase: bool = True,
     min_orders: int = DEFAULT_MIN_ORDERS,
     progress: bool = False,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> IngestReport:
-    """Ingest a canonical folder or a named dataset into the graph and report what happened."""
+    """Ingest a canonical folder or a named dataset into the graph and report what happened.
+
+    Everything is read and validated before the first write, so a fatal input problem writes nothing.
+    """
     started = time.perf_counter()
-    tables = load_source(source, data_dir)
+    tables = load_source(source, data_dir, delimiter=delimiter, encoding=encoding)
     report = ingest_tables(
         conn,
         tables,

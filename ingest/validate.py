@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kgrec.ingest.canonical import (
+    BAD_ID_CHARS,
     CATEGORY_SEPARATOR,
     INTERACTION_TYPES,
     LINE,
@@ -24,6 +25,7 @@ from kgrec.ingest.canonical import (
     SPECS,
     CanonicalTables,
     FileSpec,
+    RawReject,
     as_text,
     check_header,
     with_lines,
@@ -43,8 +45,15 @@ UNKNOWN_PRODUCT = "unknown_product"
 UNKNOWN_ORDER = "unknown_order"
 UNKNOWN_BUNDLE = "unknown_bundle"
 BAD_FIELD_COUNT = "bad_field_count"
+FIELD_TOO_LARGE = "field_too_large"
+UNTERMINATED_QUOTE = "unterminated_quote"
+BAD_ID = "bad_id"
 
 MAX_PRICE = 1_000_000.0
+MAX_QUANTITY = 1_000_000
+#: Epoch numbers: 9-10 digits are seconds (1973-2286), 12-13 digits milliseconds.
+EPOCH_SECONDS = r"^\d{9,10}(?:\.\d+)?$"
+EPOCH_MILLIS = r"^\d{12,13}$"
 EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -107,6 +116,15 @@ class _Checker:
         for column in columns:
             self.fail(self.frame[column].str.strip() == "", MISSING_FIELD, f"{column} is empty")
 
+    def ids(self, columns: Iterable[str]) -> None:
+        """Ids holding control or bidirectional-override characters (they spoof what is displayed)."""
+        for column in columns:
+            self.fail(
+                self.frame[column].str.contains(BAD_ID_CHARS),
+                BAD_ID,
+                f"{column} holds a control or bidirectional-override character",
+            )
+
     def number(self, column: str, required: bool) -> pd.Series:
         text = self.frame[column].str.strip() if column in self.frame else pd.Series("", index=self.frame.index)
         values = pd.to_numeric(text.where(text != "", None), errors="coerce")
@@ -116,12 +134,26 @@ class _Checker:
         return values.astype(float)
 
     def timestamp(self, column: str, required: bool, now: pd.Timestamp) -> pd.Series:
-        """ISO strings (UTC, ``...Z``) or ``''`` for an empty optional value."""
+        """ISO strings (UTC, ``...Z``) or ``''`` for an empty optional value.
+
+        Accepted: ISO 8601 (date, date and time, ``T`` or space, ``Z`` or an offset; no offset = UTC)
+        and Unix epoch seconds (9-10 digits, decimals allowed) or milliseconds (12-13 digits).
+        """
         text = self.frame[column].str.strip() if column in self.frame else pd.Series("", index=self.frame.index)
-        parsed = pd.to_datetime(text.where(text != "", None), utc=True, errors="coerce", format="ISO8601")
+        seconds, millis = text.str.match(EPOCH_SECONDS), text.str.match(EPOCH_MILLIS)
+        iso = text.where((text != "") & ~seconds & ~millis, None)
+        parsed = pd.to_datetime(iso, utc=True, errors="coerce", format="ISO8601")
+        for mask, unit in ((seconds, "s"), (millis, "ms")):
+            if mask.any():
+                epoch = pd.to_datetime(pd.to_numeric(text[mask]), unit=unit, utc=True, errors="coerce")
+                parsed[mask] = epoch.astype(parsed.dtype)
         if required:
             self.fail(text == "", MISSING_FIELD, f"{column} is empty")
-        self.fail((text != "") & parsed.isna(), BAD_TIMESTAMP, f"{column} is not an ISO 8601 time")
+        self.fail(
+            (text != "") & parsed.isna(),
+            BAD_TIMESTAMP,
+            f"{column} is neither ISO 8601 (2011-01-31T10:00:00Z) nor Unix epoch seconds",
+        )
         self.fail(
             (parsed < EARLIEST) | (parsed > now), TIMESTAMP_OUT_OF_RANGE, f"{column} is before 1990 or in the future"
         )
@@ -204,6 +236,7 @@ def validate_tables(
         spec, frame = _prepare(name, raw)
         check = _Checker(frame)
         check.required(spec.required)
+        check.ids(c for c in spec.required if c.endswith("_id"))
         typed: dict[str, pd.Series] = {}
         if name == "products":
             price = check.number("price", required=False)
@@ -220,10 +253,11 @@ def validate_tables(
             whole = quantity.isna() | (quantity == np.floor(quantity))
             check.fail(~whole, BAD_NUMBER, "quantity is not a whole number")
             check.fail(quantity <= 0, NONPOSITIVE_QUANTITY, "quantity must be at least 1")
+            check.fail(quantity > MAX_QUANTITY, BAD_NUMBER, f"quantity is over {MAX_QUANTITY:,}")
             price = check.number("price", required=False)
             check.fail((price < 0) | (price > MAX_PRICE), PRICE_OUT_OF_RANGE, "price must be within 0..1e6")
             check.references("order_id", known["order"], lookup, "order", UNKNOWN_ORDER)
-            typed = {"quantity": quantity.fillna(0).astype("int64"), "price": price}
+            typed = {"quantity": quantity.where(check.ok, 0).fillna(0).astype("int64"), "price": price}
         elif name == "interactions":
             kind = frame["type"].str.lower()
             check.fail(~kind.isin(INTERACTION_TYPES), BAD_TYPE, "type must be purchase|view|cart|rating")
@@ -258,15 +292,15 @@ def validate_tables(
     return out
 
 
-def _with_malformed(result: FileValidation, records: list[tuple[int, list[str]]]) -> FileValidation:
-    """Count and quarantine records whose field count did not match the header."""
+def _with_malformed(result: FileValidation, records: list[RawReject]) -> FileValidation:
+    """Count and quarantine records rejected while reading (field count, oversized field, cut-off quote)."""
     rows = pd.DataFrame(
         {
             "file": f"{result.name}.csv",
-            "line": [line for line, _ in records],
-            "reason": BAD_FIELD_COUNT,
-            "detail": [f"{len(fields)} fields, the header has a different number" for _, fields in records],
-            "raw": [json.dumps(fields, ensure_ascii=False) for _, fields in records],
+            "line": [r.line for r in records],
+            "reason": [r.reason for r in records],
+            "detail": [r.detail for r in records],
+            "raw": [json.dumps(r.fields, ensure_ascii=False) for r in records],
         }
     )
     rejected = pd.concat([result.rejected, rows], ignore_index=True).sort_values("line", kind="stable")

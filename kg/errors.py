@@ -15,6 +15,10 @@ class Neo4jUnavailableError(KgrecError):
     """The Neo4j server cannot be reached or started."""
 
 
+class ConnectionLostError(Neo4jUnavailableError):
+    """The server stopped answering in the middle of a command (killed, restarted, out of memory)."""
+
+
 class NotConnectedError(KgrecError):
     """A graph operation was attempted before ``connect()``."""
 

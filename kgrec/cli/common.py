@@ -16,43 +16,92 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
-from kgrec.kg.errors import KgrecError
+from kgrec.kg.errors import ConnectionLostError, KgrecError, Neo4jUnavailableError
+
+#: What to do when the server goes away mid-command; commands that can be safely re-run say so.
+RERUN_ADVICE = "restart it with `kgrec db start` (`kgrec db status` shows it), then run the same command again"
 
 console = Console()
 
 
 def fail(error: BaseException | str, code: int = 1) -> typer.Exit:
-    """Print ``error: <message>`` in red (markup escaped) and return the exit to raise.
+    """Print ``error: <message>`` in red (markup escaped) on one line and return the exit to raise.
 
     Usage: ``raise fail(error) from error`` or ``raise fail("no such folder: pass --data-dir")``.
     """
-    console.print(f"[red]error:[/red] {escape(str(error))}")
+    message = " ".join(str(error).split())  # one line, whatever the message or the terminal width
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=code)
 
 
+def as_kgrec_error(error: BaseException, advice: str = RERUN_ADVICE) -> KgrecError | None:
+    """The ``KgrecError`` a user should read for a driver or file error (None: not one of those).
+
+    Driver errors that mean the server went away (killed, restarted, unreachable) become a
+    ``ConnectionLostError`` with ``advice``; other server errors a ``Neo4jUnavailableError`` naming
+    the server's code; file-system errors say which path failed.
+    """
+    if isinstance(error, KgrecError):
+        return error
+    if isinstance(error, (ServiceUnavailable, SessionExpired)):
+        return ConnectionLostError(f"The Neo4j server stopped answering ({_short(error)}): {advice}")
+    if isinstance(error, Neo4jError):
+        code = error.code or type(error).__name__
+        return Neo4jUnavailableError(
+            f"Neo4j refused the operation ({code}: {_short(error)}); check `kgrec db status` and the server log, then retry"
+        )
+    if isinstance(error, DriverError):
+        return Neo4jUnavailableError(f"The Neo4j driver failed ({_short(error)}): {advice}")
+    if isinstance(error, ValidationError):
+        return KgrecError(f"invalid setting ({_short(error)}): fix the KGREC_* environment variable or .kgrec.env")
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return KgrecError(f"cannot access{where}: {error.strerror or error}; check the path, permissions and free disk")
+    return None
+
+
+def _short(error: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @contextmanager
-def failing_cleanly() -> Iterator[None]:
-    """Turn a ``KgrecError`` raised inside the block into :func:`fail` (exit code 1)."""
+def failing_cleanly(advice: str = RERUN_ADVICE) -> Iterator[None]:
+    """Turn a ``KgrecError``, a Neo4j driver error or a file error inside the block into :func:`fail` (exit 1).
+
+    ``advice``: what to do when the server went away (e.g. ingest: re-run, it is idempotent). Ctrl-C
+    exits with code 130 and one line; any other exception is a bug and stays a traceback.
+    """
     try:
         yield
-    except KgrecError as error:
-        raise fail(error) from error
+    except KeyboardInterrupt as interrupt:
+        raise fail("interrupted", code=130) from interrupt
+    except (KgrecError, DriverError, Neo4jError, OSError, ValidationError) as error:
+        mapped = as_kgrec_error(error, advice)
+        assert mapped is not None  # every caught type maps
+        raise fail(mapped) from error
 
 
 @contextmanager
-def open_graph(settings: Settings | None = None) -> Iterator[tuple[Settings, GraphConnection]]:
+def open_graph(
+    settings: Settings | None = None, advice: str = RERUN_ADVICE
+) -> Iterator[tuple[Settings, GraphConnection]]:
     """``(settings, connected GraphConnection)`` for the configured server, closed on exit.
 
-    Any ``KgrecError`` inside the block (no server, bad password, unknown id) becomes :func:`fail`.
+    Any ``KgrecError``, driver or file error inside the block (no server, bad password, unknown id,
+    server killed mid-command) becomes :func:`fail` with one line; ``advice`` as in :func:`failing_cleanly`.
     """
-    settings = settings or Settings()
-    with failing_cleanly(), GraphConnection(settings.credentials()) as conn:
-        yield settings, conn
+    with failing_cleanly(advice):
+        settings = settings or Settings()
+        with GraphConnection(settings.credentials()) as conn:
+            yield settings, conn
 
 
 def newest_checkpoint(settings: Settings, kind: str | None = None) -> Path | None:

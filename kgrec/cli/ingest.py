@@ -9,15 +9,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kgrec.cli.common import console, fail, open_graph
+from kgrec.cli.common import console, fail, failing_cleanly, open_graph
 from kgrec.ingest.pipeline import DEFAULT_DATA_DIR, NAMED_SOURCES, SAMPLE_DIR, IngestReport, ingest_source
 from kgrec.kg.copurchase import DEFAULT_MIN_ORDERS
+
+#: What to do when the server dies mid-ingest: every batch is one transaction and every write a MERGE.
+INGEST_ADVICE = (
+    "the ingest stopped part-way; restart the server with `kgrec db start` and run the same `kgrec ingest` "
+    "again: ingest is idempotent, so the graph ends as if it had run once"
+)
 
 sample_app = typer.Typer(help="The bundled demo sample (a slice of UCI Online Retail).", no_args_is_help=True)
 
 
 def print_report(report: IngestReport) -> None:
     """The per-file summary table, source-level drops and what was written."""
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title=f"ingest {report.source}")
     for column in ("file", "read", "accepted", "quarantined", "merged", "reasons"):
         table.add_column(column, justify="left" if column in ("file", "reasons") else "right")
@@ -70,9 +78,20 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(min=1, help="fewest shared orders for BOUGHT_WITH")
         ] = DEFAULT_MIN_ORDERS,
         as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+        delimiter: Annotated[
+            str | None,
+            typer.Option(help="field delimiter of a canonical folder's CSVs (default: detect , ; tab |)"),
+        ] = None,
+        encoding: Annotated[
+            str | None, typer.Option(help="text encoding of a canonical folder's CSVs, e.g. cp1252 (default: UTF-8)")
+        ] = None,
     ) -> None:
         """Validate SOURCE, write accepted rows to the graph in batches and quarantine the rest."""
-        with open_graph() as (settings, conn):
+        if delimiter is not None:
+            delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+            if len(delimiter) != 1:
+                raise fail(f"--delimiter must be one character (or 'tab'), got {delimiter!r}")
+        with open_graph(advice=INGEST_ADVICE) as (settings, conn):
             report = ingest_source(
                 conn,
                 source,
@@ -82,6 +101,8 @@ def register(app: typer.Typer) -> None:
                 copurchase=not no_copurchase,
                 min_orders=min_orders,
                 progress=not as_json,
+                delimiter=delimiter,
+                encoding=encoding,
             )
         if as_json:
             typer.echo(json.dumps(report.to_dict(), default=str))
@@ -98,7 +119,8 @@ def register(app: typer.Typer) -> None:
 
         if not (data_dir / "online-retail").is_dir():
             raise fail(f"{data_dir / 'online-retail'} not found: pass --data-dir")
-        summary = build_sample(data_dir, out)
+        with failing_cleanly():
+            summary = build_sample(data_dir, out)
         console.print(
             f"wrote {summary.folder}: {summary.customers} customers, {summary.orders:,} orders, "
             f"{summary.order_lines:,} order lines, {summary.products:,} products"
