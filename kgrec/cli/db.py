@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 from kgrec.cli.common import console, failing_cleanly, open_graph
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
+from kgrec.kg.local_server import DB_DIR
 from kgrec.kg.schema import ensure_schema
 from kgrec.queries.runner import run_one
 
@@ -30,6 +32,20 @@ def db_start() -> None:
             ensure_schema(conn)
     console.print(f"Neo4j runs (pid {status.pid}) at {status.bolt_uri}; browser {status.browser_url}")
     console.print(f"user neo4j, password in {settings.local_server().password_file}")
+    for line in browser_hints():
+        console.print(line)
+
+
+def browser_hints(browser_dir: Path = DB_DIR / "browser") -> list[str]:
+    """Where the Neo4j Browser style sheet and saved queries are (none when the checkout lacks them)."""
+    grass, favorites = browser_dir / "kgrec.grass", browser_dir / "favorites"
+    if not grass.is_file() or not favorites.is_dir():
+        return []
+    return [
+        f"Neo4j Browser style: drag {grass} onto the browser window",
+        f"saved queries: drag the .cypher files of {favorites} onto its Favorites (star) drawer; "
+        'run the favorite "kgrec 0 · pick a customer" first (docs/explorer.md)',
+    ]
 
 
 @db_app.command("stop")

@@ -14,6 +14,7 @@ import pytest
 from neo4j import NotificationClassification, Record
 
 from kgrec.api import WEB_DIR
+from kgrec.cli.db import browser_hints
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.local_server import DB_DIR
 from kgrec.kg.schema import Label, Rel
@@ -138,3 +139,9 @@ def test_grass_styles_every_label_and_type_in_the_explorers_colours() -> None:
     for label in LABELS:
         body = rules[("node", label)]
         assert f"color: {explorer[label]};" in body and "caption:" in body, label
+
+
+def test_db_start_says_where_the_browser_files_are(tmp_path: Path) -> None:
+    style, queries = browser_hints()
+    assert str(BROWSER_DIR / "kgrec.grass") in style and str(BROWSER_DIR / "favorites") in queries
+    assert browser_hints(tmp_path) == []  # a checkout without db/browser prints nothing
