@@ -8,7 +8,9 @@ a node the model has never seen). Relations (plus ``rev_*`` reverses, same-type 
 * ``product -co_purchased- product``: pairs bought in the same TRAINING order (not the graph's
   BOUGHT_WITH, which counts later orders too), top ``copurchase_top_k`` partners per product;
 * catalogue structure: in_category, child_of, made_by, has_attribute (product and user);
-* bundles: includes, interacted_with (only edges marked ``train`` when markers exist).
+* bundles: includes, interacted_with (only edges marked ``train`` when markers exist). Bundles
+  mined by ``kgrec bundles mine`` (ids ``mined:...``) are left out: they are mined from ALL orders,
+  validation and test included, so their INCLUDES edges would leak held-out baskets into training.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from kgrec.gnn.splits import (
     random_split,
     temporal_split,
 )
+from kgrec.kg.bundle_mining import MINED_PREFIX
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import EdgeKey, GraphSnapshot, OrderRows
 
@@ -186,6 +189,12 @@ def _structure_edges(snapshot: GraphSnapshot) -> dict[EdgeType, np.ndarray]:
         if markers is not None:  # keep only training interactions of marked relations
             edges = edges[:, np.array([m is None or str(m).lower() in TRAIN_MARKERS for m in markers], bool)]
         out[(key[0], name, key[2])] = edges
+    mined = np.array([b.startswith(MINED_PREFIX) for b in snapshot.ids.get("bundle", [])], bool)
+    if mined.any():  # leak guard: mined bundles saw the held-out orders
+        for (src, name, dst), edges in out.items():
+            if "bundle" in (src, dst) and edges.size:
+                rows = edges[0] if src == "bundle" else edges[1]
+                out[(src, name, dst)] = edges[:, ~mined[rows]]
     return out
 
 

@@ -65,3 +65,14 @@ def test_refit_trains_on_train_and_valid_and_keeps_test_unseen(kind: str) -> Non
     assert pairs(Interactions(3, 8, buys)) == pairs(refit.split.train)
     assert refit.stats["valid_pairs"] == 0 and refit.stats["train_pairs"] == refit.split.train.num_edges
     assert refit.split_reason.startswith("refit on train+valid")
+
+
+def test_mined_bundles_never_reach_the_training_graph() -> None:
+    """Leak guard: a mined bundle (from all orders, test included) adds no edge; a given bundle does."""
+    snap = snapshot()
+    snap.ids["bundle"] = ["given", "mined:p6|p7"]  # p6+p7 are only ever bought together in a TEST order
+    snap.edges[("bundle", "INCLUDES", "product")] = np.array([[0, 0, 1, 1], [0, 1, 6, 7]])
+    prepared = prepare_data(snap, DataConfig(split="temporal", valid_frac=0.2, test_frac=0.2, min_eval_users=1))
+    includes = prepared.data[("bundle", "includes", "product")].edge_index
+    assert copurchased(includes) == {(0, 0), (0, 1)}
+    assert copurchased(prepared.data[("product", "rev_includes", "bundle")].edge_index) == {(0, 0), (1, 0)}
