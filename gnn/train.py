@@ -9,7 +9,7 @@ on CPU) and training stops after ``patience`` evaluations without improvement. W
 callback every epoch runs and the last weights stay.
 
 :func:`train_model` is the link-prediction task of :class:`~kgrec.gnn.contract.RecModel`: the
-training pairs in a seeded random order cut into batches, ``num_negatives`` negatives per
+training pairs in a seeded random order (or grouped by user, ``batch_order="users"``) cut into batches, ``num_negatives`` negatives per
 positive (``[B, n]``) from :class:`~kgrec.gnn.graph_ops.NegativeSampler` — uniform, or hard (the
 best of ``hard_candidates`` uniform candidates, scored once per epoch with the epoch's starting
 weights) — ``model.loss(batch)``, and early stopping on full-ranking ``metric@k`` of the
@@ -59,6 +59,9 @@ class TrainConfig:
     k: int = 20
     metric: str = "recall"  # early-stopping metric, evaluated at k
     max_steps_per_epoch: int | None = None
+    # "users": the pairs of each user together (users in random order), so a full-softmax model scores each
+    # user's row once per epoch instead of once per batch it falls in; "pairs": pairs in random order
+    batch_order: Literal["pairs", "users"] = "pairs"
     seed: int = 42
     device: str = "auto"
     amp: bool = True  # bf16 autocast, CUDA only
@@ -248,6 +251,9 @@ def train_model(
     def batches(epoch: int) -> Iterable[TrainBatch]:
         model.begin_epoch()
         order = torch.randperm(edges.size(1), generator=generator)
+        if config.batch_order == "users":  # stable sort by a random user rank keeps the random order inside a user
+            user_rank = torch.randperm(split.train.num_users, generator=generator)[edges[0, order]]
+            order = order[torch.argsort(user_rank, stable=True)]
         chunks = order.split(config.batch_size)[: config.max_steps_per_epoch]
         picked = torch.cat(chunks)
         users = edges[0, picked]
