@@ -67,8 +67,10 @@ def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
 class GraphConnection:
     """A Neo4j driver's life cycle plus the few query shapes kgrec needs."""
 
-    def __init__(self, credentials: Neo4jCredentials) -> None:
+    def __init__(self, credentials: Neo4jCredentials, **driver_options: Any) -> None:
+        """``driver_options``: neo4j driver settings (e.g. short timeouts for a server that must fail fast)."""
         self.credentials = credentials
+        self.driver_options = driver_options
         self._driver: Driver | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -77,7 +79,7 @@ class GraphConnection:
         if self._driver is not None:
             return self
         creds = self.credentials
-        driver = GraphDatabase.driver(creds.uri, auth=(creds.user, creds.password))
+        driver = GraphDatabase.driver(creds.uri, auth=(creds.user, creds.password), **self.driver_options)
         try:
             driver.verify_connectivity()
         except AuthError as exc:

@@ -302,6 +302,23 @@ USERS_OF_ORDERS = (
 )
 
 
+# -- serving write-back: (User)-[:RECOMMENDED {score, rank, model, at}]->(Product) -----------------
+#: One batch of users: their previous RECOMMENDED edges are deleted and the new top-k created, in one
+#: transaction. ``$rows``: [{user_id, items: [{product_id, score, rank}]}], ``$model``, ``$at`` (datetime).
+WRITE_RECOMMENDED = (
+    f"UNWIND $rows AS row MATCH (u:{Label.USER} {{id: row.user_id}}) "
+    f"CALL (u) {{ MATCH (u)-[old:{Rel.RECOMMENDED}]->(:{Label.PRODUCT}) DELETE old }} "
+    f"WITH u, row UNWIND row.items AS item MATCH (p:{Label.PRODUCT} {{id: item.product_id}}) "
+    f"CREATE (u)-[:{Rel.RECOMMENDED} {{score: item.score, rank: item.rank, model: $model, at: $at}}]->(p)"
+)
+#: The stored recommendations of users, best rank first (checks and the explorer).
+READ_RECOMMENDED = (
+    f"UNWIND $ids AS uid MATCH (u:{Label.USER} {{id: uid}})-[r:{Rel.RECOMMENDED}]->(p:{Label.PRODUCT}) "
+    "RETURN u.id AS user_id, p.id AS product_id, r.score AS score, r.rank AS rank, r.model AS model, r.at AS at "
+    "ORDER BY user_id, rank"
+)
+
+
 #: Administrative statements the server refuses to EXPLAIN (run as they are by kg.schema).
 NOT_EXPLAINABLE = frozenset({"DROP_VECTOR_INDEX", "VECTOR_INDEX_OPTIONS", "AWAIT_INDEXES"})
 

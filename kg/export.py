@@ -34,8 +34,9 @@ EdgeKey = tuple[str, str, str]
 
 #: Relationships of the schema that are not exported as edges: orders come separately as rows
 #: (PLACED, CONTAINS); views and cart events are not used; BOUGHT_WITH counts every order, the
-#: validation and test periods included, so a model recomputes it from training orders instead.
-NOT_EXPORTED = frozenset({Rel.PLACED, Rel.CONTAINS, Rel.VIEWED, Rel.ADDED_TO_CART, Rel.BOUGHT_WITH})
+#: validation and test periods included, so a model recomputes it from training orders instead;
+#: RECOMMENDED is the model's own output written back (never its input).
+NOT_EXPORTED = frozenset({Rel.PLACED, Rel.CONTAINS, Rel.VIEWED, Rel.ADDED_TO_CART, Rel.BOUGHT_WITH, Rel.RECOMMENDED})
 #: Relationships exported as edges: the schema's RELATIONS less NOT_EXPORTED.
 EDGE_RELATIONS: tuple[tuple[Label, Rel, Label], ...] = tuple(t for t in RELATIONS if t[1] not in NOT_EXPORTED)
 

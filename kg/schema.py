@@ -17,6 +17,7 @@ Graph (see docs/schema.md for the diagram)::
     (Bundle)-[:INCLUDES]->(Product)
     (User)-[:INTERACTED_WITH {ts, count}]->(Bundle)
     (Product)-[:BOUGHT_WITH {orders, support, confidence, lift}]->(Product)   derived from baskets
+    (User)-[:RECOMMENDED {score, rank, model, at}]->(Product)   written back by serving (kgrec recommend --write-back)
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Rel(StrEnum):
     INCLUDES = "INCLUDES"
     INTERACTED_WITH = "INTERACTED_WITH"
     BOUGHT_WITH = "BOUGHT_WITH"
+    RECOMMENDED = "RECOMMENDED"
 
 
 #: The property that identifies each node label (unique, required).
@@ -87,6 +89,7 @@ RELATIONS: tuple[tuple[Label, Rel, Label], ...] = (
     (Label.BUNDLE, Rel.INCLUDES, Label.PRODUCT),
     (Label.USER, Rel.INTERACTED_WITH, Label.BUNDLE),
     (Label.PRODUCT, Rel.BOUGHT_WITH, Label.PRODUCT),
+    (Label.USER, Rel.RECOMMENDED, Label.PRODUCT),
 )
 
 #: Name of the Neo4j vector index over Product.embedding.

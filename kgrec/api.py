@@ -1,98 +1,66 @@
-"""The HTTP API: ``create_app(settings, recommender_provider, bundles_provider)`` builds a FastAPI app.
+"""The HTTP API: ``create_app(settings, serving)`` builds a FastAPI app over one :class:`Serving`.
 
-Thin by design: routes call ``queries`` (graph reads, explanations) and the model objects the
-providers return. Models are loaded lazily on first use; a missing provider answers 503 with what
-to run. Errors map to HTTP: UnknownEntityError 404, bad input 400, Neo4j/model unavailable 503.
+Thin by design: graph routes call ``queries``; model routes call the serving layer
+(:mod:`kgrec.serving`), whose typed answers become response models through explicit ``of``
+constructors. The model is loaded by the app's lifespan in a background thread (``/health``
+answers at once and says whether it is loaded), then refreshed from the graph every
+``refresh_s`` seconds (incrementally: fresh orders and products show without a restart).
+
+Security: bind 127.0.0.1 (``kgrec serve``); with a token every route but ``/health`` needs
+``Authorization: Bearer <token>``; request bodies are capped at :data:`MAX_BODY_BYTES` and list
+sizes in the request models; errors carry a class name and what to do, never a traceback or a
+driver message. A dropped Neo4j connection answers 503 fast (short driver timeouts) and recovers by
+itself when the server is back. Routes are sync functions run on Starlette's worker pool, so
+concurrent requests do not queue behind one another.
 """
 
 from __future__ import annotations
 
-import inspect
+import hmac
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from kgrec.api_models import (
     BasketItems,
     BasketRequest,
     BundleOut,
-    BundlesLike,
     ComposeRequest,
     ExplanationOut,
     Health,
     ProductScore,
     Recommendations,
     RecommendedItem,
-    RecommenderLike,
     ScoreRequest,
     Scores,
-    SessionRecommenderLike,
     SessionRequest,
-    as_bundle,
-    as_items,
-    as_product_score,
-    as_recommended,
-    as_scores,
+    WriteBackOut,
+    WriteBackRequest,
 )
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import KgrecError, ModelError, Neo4jUnavailableError, NotConnectedError, UnknownEntityError
 from kgrec.queries import results
-from kgrec.queries.explain import explain, explain_basket
 from kgrec.queries.runner import QueryError, QueryParameterError, run
+from kgrec.serving import Ranked, Serving, ServingNotReadyError
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent / "web"
-T = TypeVar("T")
 K = Annotated[int, Query(ge=1, le=100, description="how many items")]
+#: Largest request body accepted (bytes); larger ones answer 413.
+MAX_BODY_BYTES = 64 * 1024
+#: Driver settings of the API's connection: fail in seconds, not a minute, when Neo4j is gone.
+FAIL_FAST = {"connection_timeout": 3.0, "connection_acquisition_timeout": 3.0, "max_transaction_retry_time": 1.0}
+NEO4J_DOWN = "Neo4j is not answering: check `kgrec db status` (or KGREC_NEO4J_URI); retry when it is back"
 
-
-class ServiceNotReadyError(ModelError):
-    """A model the endpoint needs is not configured or cannot be loaded (HTTP 503)."""
-
-
-class Lazy(Generic[T]):
-    """A provider called once, on first use, thread-safely; failures are retried on the next call.
-
-    A provider takes no argument, or one: the app's connected GraphConnection.
-    """
-
-    def __init__(self, provider: Callable[..., T] | None, what: str, hint: str) -> None:
-        self.provider, self.what, self.hint = provider, what, hint
-        self._value: T | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def configured(self) -> bool:
-        return self.provider is not None
-
-    @property
-    def loaded(self) -> bool:
-        return self._value is not None
-
-    def get(self, conn: Callable[[], GraphConnection]) -> T:
-        if self.provider is None:
-            raise ServiceNotReadyError(f"no {self.what} is loaded: {self.hint}")
-        with self._lock:
-            if self._value is None:
-                params = inspect.signature(self.provider).parameters.values()
-                wants_conn = any(p.default is p.empty and p.kind != p.VAR_KEYWORD for p in params)
-                try:
-                    self._value = self.provider(conn()) if wants_conn else self.provider()
-                except KgrecError as exc:
-                    raise ServiceNotReadyError(f"the {self.what} could not be loaded: {exc}") from exc
-            return self._value
-
-
-# -- the app ------------------------------------------------------------------------------------
 STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (UnknownEntityError, 404),
     (QueryParameterError, 400),
@@ -104,19 +72,19 @@ STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def _error(status: int, exc: Exception) -> JSONResponse:
-    return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+def _error(status: int, name: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": name, "detail": detail}, status_code=status)
 
 
 class AppState:
-    """What the routes share: settings, the graph connection, the lazily loaded models."""
+    """What the routes share: settings, the graph connection (reconnecting) and the serving layer."""
 
-    def __init__(self, settings: Settings, recommender: Lazy[RecommenderLike], bundles: Lazy[BundlesLike]) -> None:
+    def __init__(self, settings: Settings, serving: Serving | None, checkpoint: Path | None) -> None:
         self.settings = settings
         self.conn: GraphConnection | None = None  # made on first use: no network in constructors
-        self.recommender = recommender
-        self.bundles = bundles
+        self.serving = serving or Serving(self.connection, checkpoint, settings.device, seed=settings.seed)
         self._lock = threading.Lock()
+        self.stop = threading.Event()
 
     @property
     def neo4j_uri(self) -> str:
@@ -126,29 +94,39 @@ class AppState:
         """The connected graph; (re)connects if the server was down before (Neo4jUnavailableError)."""
         with self._lock:
             if self.conn is None:
-                self.conn = GraphConnection(self.settings.credentials())
+                self.conn = GraphConnection(self.settings.credentials(), **FAIL_FAST)
             return self.conn.connect()
 
     def close(self) -> None:
+        self.stop.set()
         if self.conn is not None:
             self.conn.close()
 
+    def keep_fresh(self, every_s: float) -> None:
+        """Load the model, then refresh it from the graph every ``every_s`` seconds until stopped."""
+        serving = self.serving
+        while not self.stop.is_set():
+            try:
+                report = serving.load()
+                if report.kind != "unchanged":
+                    log.info("serving index %s in %.1f s %s", report.kind, report.seconds, report.reason)
+            except (KgrecError, DriverError, Neo4jError, OSError) as exc:
+                serving.load_error = str(exc) if isinstance(exc, KgrecError) else NEO4J_DOWN
+                log.warning("serving index not refreshed: %s", serving.load_error)
+            if every_s <= 0 and serving.index is not None:
+                return
+            self.stop.wait(every_s if every_s > 0 else 2.0)
 
-def create_app(
-    settings: Settings | None = None,
-    recommender_provider: Callable[[], RecommenderLike] | Callable[[GraphConnection], RecommenderLike] | None = None,
-    bundles_provider: Callable[[], BundlesLike] | Callable[[GraphConnection], BundlesLike] | None = None,
-    preload: bool = False,
-) -> FastAPI:
-    """The kgrec API. Providers are called once, on the first request that needs them, with the
-    app's connection if they take an argument (``lambda conn: Recommender.load(p).refresh(conn)``).
-    With ``preload`` they are called at start-up instead (a failure is logged; routes answer 503)."""
+
+def create_app(settings: Settings | None = None, checkpoint: Path | None = None, *, serving: Serving | None = None,
+               token: str | None = None, refresh_s: float = 10.0, warm_bundles: bool = False) -> FastAPI:  # fmt: skip
+    """The kgrec API serving ``checkpoint`` over the app's connection (None: graph and bundle routes
+    only; model routes answer 503 with what to run), or over a ready ``serving``. ``token`` (default:
+    ``Settings.api_token``): bearer token required on every route but /health. ``refresh_s``: how
+    often the serving index is refreshed from the graph (0: load once)."""
     settings = settings or Settings()
-    state = AppState(
-        settings,
-        Lazy(recommender_provider, "recommender", "run `kgrec train` first, then `kgrec serve --checkpoint PATH`"),
-        Lazy(bundles_provider, "bundle recommender", "run `kgrec train` first, then `kgrec serve --checkpoint PATH`"),
-    )
+    token = token if token is not None else (settings.api_token.get_secret_value() if settings.api_token else None)
+    state = AppState(settings, serving, checkpoint)
     logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
 
     @asynccontextmanager
@@ -157,80 +135,98 @@ def create_app(
             state.connection()
         except Neo4jUnavailableError as exc:  # serve anyway: /health says why, routes answer 503
             log.warning("starting without Neo4j: %s", exc)
-        for lazy in (state.recommender, state.bundles) if preload else ():
-            if lazy.configured:
-                try:
-                    lazy.get(state.connection)
-                except KgrecError as exc:
-                    log.warning("%s not loaded at start-up: %s", lazy.what, exc)
+        if state.serving.configured:
+            threading.Thread(target=state.keep_fresh, args=(refresh_s,), name="kgrec-serving", daemon=True).start()
+        if warm_bundles:
+            threading.Thread(target=_warm_bundles, args=(state.serving,), name="kgrec-bundles", daemon=True).start()
         yield
         state.close()
 
-    app = FastAPI(title="kgrec", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="kgrec", version="0.2.0", lifespan=lifespan,
                   description="Knowledge-graph product and bundle recommendations, with explanations.")  # fmt: skip
     app.state.kgrec = state
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if token and request.url.path != "/health":
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                response = _error(401, "Unauthorized", "send the API token as `Authorization: Bearer <token>`")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        if request.method in ("POST", "PUT", "PATCH"):
+            size = request.headers.get("content-length")
+            if size is None:
+                return _error(411, "LengthRequired", "send a Content-Length header with the JSON body")
+            if not size.isdigit() or int(size) > MAX_BODY_BYTES:
+                return _error(413, "PayloadTooLarge", f"request bodies are limited to {MAX_BODY_BYTES:,} bytes")
+        return await call_next(request)
 
     @app.exception_handler(KgrecError)
     async def kgrec_error(request: Request, exc: KgrecError) -> JSONResponse:
         status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
-        return _error(status, exc)
+        if status == 500:
+            log.error("query error on %s: %s", request.url.path, exc)
+            return _error(500, type(exc).__name__, "a named query failed: this is a bug, please report it")
+        return _error(status, type(exc).__name__, str(exc))
 
     @app.exception_handler(ServiceUnavailable)
     @app.exception_handler(SessionExpired)
+    @app.exception_handler(DriverError)
+    @app.exception_handler(Neo4jError)
     async def neo4j_down(request: Request, exc: Exception) -> JSONResponse:
-        return _error(503, Neo4jUnavailableError(f"Neo4j stopped answering ({exc}): check `kgrec db status`"))
+        log.warning("Neo4j error on %s: %r", request.url.path, exc)
+        return _error(503, "Neo4jUnavailableError", NEO4J_DOWN)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"error": "BadRequest", "detail": problems}, status_code=400)
+        return _error(400, "BadRequest", problems[:1000])
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return _error(500, "InternalError", "unexpected error: the server log has the details")
 
     _add_routes(app, state)
     return app
 
 
-def _explained(conn: GraphConnection, user_id: str | None, basket: list[str] | None, item: RecommendedItem,
-               limit: int) -> RecommendedItem:  # fmt: skip
-    """The item with its graph explanation; an id the graph lacks gets none (model ahead of graph)."""
+def _warm_bundles(serving: Serving) -> None:
     try:
-        if basket:
-            item.explanation = ExplanationOut.of(explain_basket(conn, basket, item.product_id, limit))
-        elif user_id is not None:
-            item.explanation = ExplanationOut.of(explain(conn, user_id, item.product_id, limit))
-    except UnknownEntityError as exc:
-        log.info("no explanation for %s: %s", item.product_id, exc)
-    return item
+        serving.bundle_model()
+    except (KgrecError, DriverError, Neo4jError) as exc:
+        log.warning("bundle GNN not trained: %s", exc)
 
 
-def _with_titles(conn: GraphConnection, bundles: list[BundleOut]) -> list[BundleOut]:
-    """Fill in titles and prices of bundle products that the provider gave as bare ids."""
-    bare = sorted({p.product_id for b in bundles for p in b.products if p.title is None})
-    if bare:
-        known = {r["product_id"]: r for r in run(conn, "product_titles", product_ids=bare)}
-        for product in (p for b in bundles for p in b.products if p.product_id in known):
-            product.title = product.title or known[product.product_id]["title"]
-            product.price = product.price if product.price is not None else known[product.product_id]["price"]
-    return bundles
+def _with_explanations(serving: Serving, page: Ranked, explain: bool, reasons: int) -> list[RecommendedItem]:
+    found = serving.explain_page(page, reasons) if explain and page.items else {}
+    return [RecommendedItem.of(p, found.get(p.product_id)) for p in page.items]
 
 
 def _add_routes(app: FastAPI, state: AppState) -> None:
+    serving = state.serving
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse((WEB_DIR / "index.html").read_text(encoding="utf-8"))
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> JSONResponse:
-        """Is Neo4j reachable, are the models loaded? 200 when Neo4j answers, else 503."""
+        """Is Neo4j reachable, is the model loaded? 200 when Neo4j answers, else 503."""
         error = None
         try:
             state.connection().driver.verify_connectivity()
-        except (KgrecError, ServiceUnavailable, OSError) as exc:
-            error = str(exc)
+        except (KgrecError, DriverError, Neo4jError, OSError) as exc:
+            error = str(exc) if isinstance(exc, Neo4jUnavailableError) else NEO4J_DOWN
+        last = serving.last_refresh
         body = Health(
             status="ok" if error is None else "degraded", neo4j=error is None,
             neo4j_uri=state.neo4j_uri, neo4j_error=error,
-            model_configured=state.recommender.configured, model_loaded=state.recommender.loaded,
-            bundles_configured=state.bundles.configured, bundles_loaded=state.bundles.loaded,
+            model_configured=serving.configured, model_loaded=serving.index is not None,
+            model_error=serving.load_error,
+            bundles_configured=True, bundles_loaded=serving.index is not None or not serving.configured,
+            refreshed=f"{last.kind} ({last.seconds:.2f} s)" if last else None,
         )  # fmt: skip
         return JSONResponse(body.model_dump(), status_code=200 if error is None else 503)
 
@@ -241,8 +237,10 @@ def _add_routes(app: FastAPI, state: AppState) -> None:
 
     @app.get("/graph/neighbourhood", response_model=results.Neighbourhood, tags=["graph"])
     def neighbourhood(
-        id: Annotated[str, Query(min_length=1, description="the node's key (Product/User id, Category path…)")],
-        label: Annotated[str, Query(description="a kg.schema label")] = "Product",
+        id: Annotated[
+            str, Query(min_length=1, max_length=500, description="the node's key (Product/User id, Category path…)")
+        ],
+        label: Annotated[str, Query(max_length=50, description="a kg.schema label")] = "Product",
         limit: Annotated[int, Query(ge=1, le=500)] = 25,
     ) -> results.Neighbourhood:
         """A node and up to ``limit`` neighbours (relationship types take turns), for the explorer."""
@@ -265,9 +263,8 @@ def _add_routes(app: FastAPI, state: AppState) -> None:
 
     @app.get("/products/{product_id}/similar", response_model=list[ProductScore], tags=["products"])
     def similar(product_id: str, k: K = 10) -> list[ProductScore]:
-        """Products the model finds similar (embedding neighbours)."""
-        results.product_detail(state.connection(), product_id, with_bought_with=0)  # 404 if unknown
-        return [as_product_score(x) for x in state.recommender.get(state.connection).similar_products(product_id, k)]
+        """Products that go with this one according to the model (the product as a one-item basket)."""
+        return [ProductScore.of(p) for p in serving.similar(product_id, k).items]
 
     @app.get("/users/{user_id}", response_model=results.UserSummary, tags=["users"])
     def user(user_id: str) -> results.UserSummary:
@@ -285,61 +282,63 @@ def _add_routes(app: FastAPI, state: AppState) -> None:
     def recommendations(
         user_id: str, k: K = 10, explain: bool = True, reasons: Annotated[int, Query(ge=1, le=10)] = 2
     ) -> Recommendations:
-        """Top-k products for a user from the model, each with ranked reasons when ``explain``."""
-        raw = state.recommender.get(state.connection).recommend(user_id, k)
-        items = [as_recommended(x, n) for n, x in enumerate(as_items(raw), 1)]
-        if explain:
-            items = [_explained(state.connection(), user_id, None, i, reasons) for i in items]
-        return Recommendations(user_id=user_id, items=items)
+        """Top-k products for a user from the model, each with ranked reasons when ``explain``
+        (gathered for the whole page in two batched queries)."""
+        page = serving.recommend(user_id, k)
+        return Recommendations(
+            user_id=user_id, items=_with_explanations(serving, page, explain, reasons), note=page.note
+        )
 
     @app.post("/recommendations/session", response_model=BasketItems, tags=["users"])
     def session(request: SessionRequest) -> BasketItems:
         """Cold start: products for a visitor not in the graph, from the products in their session."""
-        model = state.recommender.get(state.connection)
-        if not isinstance(model, SessionRecommenderLike):
-            raise ServiceNotReadyError("the loaded recommender has no recommend_for_basket: use /basket/complete")
-        raw = model.recommend_for_basket(request.product_ids, request.k)
-        items = [as_recommended(x, n) for n, x in enumerate(as_items(raw), 1)]
-        if request.explain:
-            items = [_explained(state.connection(), None, request.product_ids, i, 2) for i in items]
-        return BasketItems(basket=request.product_ids, items=items)
+        page = serving.recommend_for_basket(request.product_ids, request.k)
+        items = _with_explanations(serving, page, request.explain, 2)
+        return BasketItems(basket=list(page.basket), items=items, note=page.note)
 
     @app.post("/score", response_model=Scores, tags=["users"])
     def score(request: ScoreRequest) -> Scores:
         """The model's score of each given product for a user."""
-        raw = state.recommender.get(state.connection).score(request.user_id, request.product_ids)
-        return Scores(user_id=request.user_id, scores=as_scores(request.product_ids, raw))
+        scored = serving.score(request.user_id, request.product_ids)
+        return Scores(user_id=request.user_id, scores=[ProductScore.of(p) for p in scored])
 
     @app.get("/explain", response_model=ExplanationOut, tags=["explanations"])
     def explain_one(
-        user_id: Annotated[str, Query(min_length=1)],
-        product_id: Annotated[str, Query(min_length=1)],
+        user_id: Annotated[str, Query(min_length=1, max_length=200)],
+        product_id: Annotated[str, Query(min_length=1, max_length=200)],
         limit: Annotated[int, Query(ge=1, le=10)] = 3,
     ) -> ExplanationOut:
         """Ranked reasons, from graph paths, why a product suits a user."""
-        return ExplanationOut.of(explain(state.connection(), user_id, product_id, limit))
+        return ExplanationOut.of(serving.explain(user_id, product_id, limit))
 
     @app.post("/basket/complete", response_model=BasketItems, tags=["bundles"])
     def complete(request: BasketRequest) -> BasketItems:
-        """Products that complete a basket (bundle model), optionally explained by the basket."""
-        raw = state.bundles.get(state.connection).complete_basket(
-            request.product_ids, request.k, request.max_price, request.category
-        )
-        items = [as_recommended(x, n) for n, x in enumerate(as_items(raw), 1)]
-        if request.explain:
-            items = [_explained(state.connection(), None, request.product_ids, i, 2) for i in items]
-        return BasketItems(basket=request.product_ids, items=items)
+        """Products that complete a basket (model + precomputed co-purchase lists), optionally explained."""
+        page = serving.complete_basket(request.product_ids, request.k, request.max_price, request.category)
+        items = _with_explanations(serving, page, request.explain, 2)
+        return BasketItems(basket=list(page.basket), items=items, note=page.note)
 
     @app.get("/users/{user_id}/bundles", response_model=list[BundleOut], tags=["bundles"])
     def user_bundles(user_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> list[BundleOut]:
-        """Bundles recommended to a user."""
-        raw = state.bundles.get(state.connection).recommend_bundles(user_id, k)
-        return _with_titles(state.connection(), [as_bundle(b) for b in as_items(raw)])
+        """Bundles recommended to a user (the bundle GNN when the graph has user–bundle interactions)."""
+        page = serving.recommend_bundles(user_id, k)
+        ids = sorted({p for b in page.items for p in b.items})
+        facts = {r["product_id"]: (r["title"], r["price"]) for r in run(state.connection(), "product_titles", product_ids=ids)} if ids else {}  # fmt: skip
+        return [BundleOut.of_recommendation(b, facts) for b in page.items]
 
     @app.post("/bundles/compose", response_model=BundleOut, tags=["bundles"])
     def compose(request: ComposeRequest) -> BundleOut:
         """A new bundle for a user, around an optional anchor product, within an optional budget."""
-        bundle = state.bundles.get(state.connection).compose_bundle(
-            request.user_id, request.anchor_product_id, request.size, request.budget
+        return BundleOut.of_composed(
+            serving.compose_bundle(request.user_id, request.anchor_product_id, request.size, request.budget)
         )
-        return _with_titles(state.connection(), [as_bundle(bundle)])[0]
+
+    @app.post("/users/recommendations/write-back", response_model=WriteBackOut, tags=["users"])
+    def write_back(request: WriteBackRequest) -> WriteBackOut:
+        """Store each user's top-k as (User)-[:RECOMMENDED {score, rank, model, at}]->(Product), replacing old ones."""
+        done = serving.write_back(request.user_ids, request.k)
+        return WriteBackOut(users=done.users, relationships=done.relationships, model=done.model, at=done.at,
+                            skipped=done.skipped[:100])  # fmt: skip
+
+
+__all__ = ["MAX_BODY_BYTES", "ServingNotReadyError", "create_app"]

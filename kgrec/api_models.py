@@ -1,46 +1,26 @@
-"""What the HTTP API speaks: request/response models, the Protocols it calls, and converters.
+"""What the HTTP API speaks: request and response models, each built from the serving layer's typed
+answers by an explicit ``of`` (no guessing of shapes).
 
-The GNN and bundle packages' objects only need to look like ``RecommenderLike`` / ``BundlesLike``;
-their items may be dataclasses, mappings or objects with ``product_id``/``score``/``title``.
+Sizes are bounded here: ``k`` ≤ 100, ≤ 200 products in a basket or session, ≤ 1,000 in a score
+request, ids ≤ 200 characters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, is_dataclass
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, StringConstraints
 
 from kgrec.queries.explain import Explanation
+from kgrec.serving.types import ScoredProduct
 
+if TYPE_CHECKING:
+    from kgrec.gnn.bundle_recs import BundleRecommendation
+    from kgrec.gnn.bundles import ComposedBundle
 
-# -- what the API calls (the GNN and bundle packages implement these) --------------------------
-class RecommenderLike(Protocol):
-    """A trained recommender (gnn.recommender.Recommender); items have product_id, score, title."""
-
-    def recommend(self, user_id: str, k: int = 10) -> Sequence[Any]: ...
-    def score(self, user_id: str, product_ids: Sequence[str]) -> Any: ...
-    def similar_products(self, product_id: str, k: int = 10) -> Sequence[Any]: ...
-
-
-@runtime_checkable
-class SessionRecommenderLike(Protocol):
-    """Optional: cold start for a visitor who is not in the graph, from the products they look at."""
-
-    def recommend_for_basket(self, product_ids: Sequence[str], k: int = 10) -> Sequence[Any]: ...
-
-
-class BundlesLike(Protocol):
-    """Bundle recommendation (gnn.bundles): basket completion, bundles for a user, composition."""
-
-    def complete_basket(
-        self, product_ids: Sequence[str], k: int = 10, max_price: float | None = None, category: str | None = None
-    ) -> Sequence[Any]: ...
-    def recommend_bundles(self, user_id: str, k: int = 5) -> Sequence[Any]: ...
-    def compose_bundle(
-        self, user_id: str, anchor_product_id: str | None = None, size: int = 3, budget: float | None = None
-    ) -> Any: ...
+#: An id in a request body: 1–200 characters.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 # -- request and response models ----------------------------------------------------------------
@@ -48,6 +28,10 @@ class ProductScore(BaseModel):
     product_id: str
     score: float
     title: str | None = None
+
+    @classmethod
+    def of(cls, p: ScoredProduct) -> ProductScore:
+        return cls(product_id=p.product_id, score=p.score, title=p.title)
 
 
 class ReasonOut(BaseModel):
@@ -79,15 +63,21 @@ class RecommendedItem(ProductScore):
     model_reasons: list[str] = []
     explanation: ExplanationOut | None = None
 
+    @classmethod
+    def of(cls, p: ScoredProduct, explanation: Explanation | None = None) -> RecommendedItem:
+        return cls(product_id=p.product_id, score=p.score, title=p.title, rank=p.rank, price=p.price,
+                   model_reasons=list(p.reasons), explanation=ExplanationOut.of(explanation) if explanation else None)  # fmt: skip
+
 
 class Recommendations(BaseModel):
     user_id: str
     items: list[RecommendedItem]
+    note: str | None = Field(None, description="why the list is empty or short, and what to do")
 
 
 class ScoreRequest(BaseModel):
-    user_id: str = Field(min_length=1)
-    product_ids: list[str] = Field(min_length=1, max_length=1000)
+    user_id: Id
+    product_ids: list[Id] = Field(min_length=1, max_length=1000)
 
 
 class Scores(BaseModel):
@@ -96,15 +86,15 @@ class Scores(BaseModel):
 
 
 class BasketRequest(BaseModel):
-    product_ids: list[str] = Field(min_length=1, max_length=200)
+    product_ids: list[Id] = Field(min_length=1, max_length=200)
     k: int = Field(10, ge=1, le=100)
     max_price: float | None = Field(None, gt=0)
-    category: str | None = None
+    category: str | None = Field(None, max_length=500)
     explain: bool = False
 
 
 class SessionRequest(BaseModel):
-    product_ids: list[str] = Field(min_length=1, max_length=200)
+    product_ids: list[Id] = Field(min_length=1, max_length=200)
     k: int = Field(10, ge=1, le=100)
     explain: bool = True
 
@@ -112,6 +102,20 @@ class SessionRequest(BaseModel):
 class BasketItems(BaseModel):
     basket: list[str]
     items: list[RecommendedItem]
+    note: str | None = None
+
+
+class WriteBackRequest(BaseModel):
+    user_ids: list[Id] | None = Field(None, max_length=10_000, description="users to store; omitted: every user")
+    k: int = Field(10, ge=1, le=100)
+
+
+class WriteBackOut(BaseModel):
+    users: int
+    relationships: int
+    model: str
+    at: str
+    skipped: list[str] = []
 
 
 class BundleItem(ProductScore):
@@ -128,9 +132,23 @@ class BundleOut(BaseModel):
     products: list[BundleItem]
     reasons: list[str] = []
 
+    @classmethod
+    def of_recommendation(cls, b: BundleRecommendation, facts: dict[str, tuple[str | None, float | None]]) -> BundleOut:
+        """A recommended Bundle node; ``facts`` gives (title, price) of its products."""
+        products = [BundleItem(product_id=p, score=0.0, title=facts.get(p, (None, None))[0],
+                               price=facts.get(p, (None, None))[1]) for p in b.items]  # fmt: skip
+        return cls(bundle_id=b.bundle_id, title=b.title, source=b.source, score=b.score, products=products,
+                   reasons=list(b.reasons))  # fmt: skip
+
+    @classmethod
+    def of_composed(cls, b: ComposedBundle) -> BundleOut:
+        products = [BundleItem(product_id=i.product_id, score=i.score, title=i.title, price=i.price,
+                               reasons=list(i.reasons)) for i in b.items]  # fmt: skip
+        return cls(score=b.total_score, total_price=b.total_price, products=products, source="composed")
+
 
 class ComposeRequest(BaseModel):
-    user_id: str = Field(min_length=1)
+    user_id: Id
     anchor_product_id: str | None = Field(
         None,
         validation_alias=AliasChoices("anchor_product_id", "seed_product_id"),
@@ -147,76 +165,7 @@ class Health(BaseModel):
     neo4j_error: str | None = None
     model_configured: bool
     model_loaded: bool
+    model_error: str | None = None
     bundles_configured: bool
     bundles_loaded: bool
-
-
-# -- turning provider results into response models ----------------------------------------------
-def _field(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, Mapping):
-            if name in obj:
-                return obj[name]
-        elif hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
-def as_product_score(obj: Any) -> ProductScore:
-    """A Recommendation-like object, mapping, or bare id → ProductScore."""
-    if isinstance(obj, str):
-        return ProductScore(product_id=obj, score=0.0)
-    score = _field(obj, "score", default=0.0)
-    return ProductScore(product_id=str(_field(obj, "product_id", "id")), score=float(score or 0.0),
-                        title=_field(obj, "title"))  # fmt: skip
-
-
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else []
-
-
-def as_items(raw: Any) -> list[Any]:
-    """The list inside a provider's answer (a list, or an object with ``suggestions``/``items``)."""
-    inner = _field(raw, "suggestions", "items")
-    return list(inner if inner is not None and not isinstance(raw, list | tuple) else raw)
-
-
-def as_recommended(obj: Any, rank: int) -> RecommendedItem:
-    """A provider's item → RecommendedItem, keeping its price and its own reasons."""
-    base = as_product_score(obj)
-    price = None if isinstance(obj, str) else _field(obj, "price")
-    reasons = [] if isinstance(obj, str) else _strings(_field(obj, "reasons", default=[]))
-    return RecommendedItem(**base.model_dump(), rank=rank, price=price, model_reasons=reasons)
-
-
-def as_scores(product_ids: Sequence[str], raw: Any) -> list[ProductScore]:
-    """Scores from a recommender: a mapping id→score, a sequence of numbers (tensor/array) or of items."""
-    if hasattr(raw, "tolist"):
-        raw = raw.tolist()
-    if isinstance(raw, Mapping):
-        return [ProductScore(product_id=p, score=float(raw[p])) for p in product_ids if p in raw]
-    items = list(raw)
-    if all(isinstance(x, int | float) for x in items):
-        return [ProductScore(product_id=p, score=float(s)) for p, s in zip(product_ids, items, strict=True)]
-    return [as_product_score(x) for x in items]
-
-
-def as_bundle(obj: Any) -> BundleOut:
-    """A bundle-like object (dataclass, mapping) with products/product_ids/items → BundleOut."""
-    data = asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else obj
-    products = []
-    for p in _field(data, "products", "items", "product_ids", default=[]) or []:
-        base = as_product_score(p)
-        extra = {} if isinstance(p, str) else {
-            "price": _field(p, "price"), "reasons": _strings(_field(p, "reasons", default=[])),
-        }  # fmt: skip
-        products.append(BundleItem(**base.model_dump(), **extra))
-    return BundleOut(
-        bundle_id=_field(data, "bundle_id", "id"),
-        title=_field(data, "title"),
-        source=_field(data, "source"),
-        score=_field(data, "score", "total_score"),
-        total_price=_field(data, "total_price", "price"),
-        products=products,
-        reasons=_strings(_field(data, "reasons", default=[])),
-    )
+    refreshed: str | None = Field(None, description="what the last refresh of the serving index did")

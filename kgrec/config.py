@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(None, description="sentence-transformer path; unset = packaged MiniLM")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = each library chooses")
     seed: int = Field(42, description="random seed of splits, sampling and model initialisation")
+    # -- serving --------------------------------------------------------------------------------
+    api_token: SecretStr | None = Field(
+        None, description="bearer token `kgrec serve` requires on every route but /health"
+    )
 
     @property
     def server_dir(self) -> Path:

@@ -9,7 +9,7 @@ popularity reason is given instead. docs/explanations.md describes the scores.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,3 +261,73 @@ def explain_basket(
     reasons = [r for r in _basket_reasons(rows, product_id, title) if r.strength > 0]
     ranked = rank_reasons(reasons or [popularity_reason(product_popularity(conn, product_id))], limit)
     return Explanation(product_id, title, ranked, basket=basket)
+
+
+# -- a page at once (serving): one or two batched queries for every candidate ---------------------
+Popularity = Callable[[str, str | None], PopularityInfo]
+
+
+def _fallback(conn: GraphConnection, pid: str, title: str | None, popularity: Popularity | None) -> Reason:
+    info = popularity(pid, title) if popularity is not None else product_popularity(conn, pid)
+    return popularity_reason(info)
+
+
+def explain_many(
+    conn: GraphConnection,
+    user_id: str,
+    product_ids: Sequence[str],
+    limit: int = 3,
+    popularity: Popularity | None = None,
+) -> dict[str, Explanation]:
+    """:func:`explain` for a page of products in two queries (``explain_page``, ``explain_page_users``).
+
+    Products not in the graph are left out of the answer; an unknown user raises UnknownEntityError.
+    ``popularity`` (id, title → PopularityInfo) replaces the per-product fallback query when given.
+    """
+    if limit < 1:
+        raise QueryParameterError(f"limit must be at least 1, got {limit}")
+    ids = list(dict.fromkeys(product_ids))
+    if not ids:
+        return {}
+    params = {"user_id": user_id, "product_ids": ids, "limit": max(limit, 3)}
+    rows = run(conn, "explain_page", **params)
+    if not rows:
+        user_summary(conn, user_id)  # UnknownEntityError for an unknown user; else none of the products exist
+        return {}
+    similar = {r["product_id"]: r for r in run(conn, "explain_page_users", **params)}
+    out: dict[str, Explanation] = {}
+    for r in rows:
+        pid = r["product_id"]
+        title = _name(r["title"], pid)
+        reasons = (
+            _copurchase_reasons(r["copurchase"], user_id, pid, title)
+            + _similar_users_reason(similar.get(pid), user_id, pid)
+            + _bundle_reasons(r["bundles"], user_id, pid)
+            + _shared_reasons(r["shared"], user_id, pid)
+        )
+        reasons = [x for x in reasons if x.strength > 0] or [_fallback(conn, pid, r["title"], popularity)]
+        out[pid] = Explanation(pid, title, rank_reasons(reasons, limit), user_id=user_id)
+    return out
+
+
+def explain_basket_many(
+    conn: GraphConnection,
+    basket_product_ids: Sequence[str],
+    product_ids: Sequence[str],
+    limit: int = 3,
+    popularity: Popularity | None = None,
+) -> dict[str, Explanation]:
+    """:func:`explain_basket` for a page of candidates in one query (``explain_basket_page``)."""
+    basket = tuple(dict.fromkeys(basket_product_ids))
+    if not basket:
+        raise QueryParameterError("the basket is empty: give at least one product id")
+    ids = list(dict.fromkeys(product_ids))
+    if not ids:
+        return {}
+    out: dict[str, Explanation] = {}
+    for r in run(conn, "explain_basket_page", product_ids=list(basket), candidate_ids=ids, limit=max(3 * limit, 10)):
+        pid, title = r["product_id"], _name(r["title"], r["product_id"])
+        reasons = [x for x in _basket_reasons(r["rows"], pid, title) if x.strength > 0]
+        ranked = rank_reasons(reasons or [_fallback(conn, pid, r["title"], popularity)], limit)
+        out[pid] = Explanation(pid, title, ranked, basket=basket)
+    return out

@@ -1,39 +1,21 @@
-"""``kgrec basket complete`` and ``kgrec bundles recommend|compose|mine``: thin calls into gnn.bundles."""
+"""``kgrec basket complete`` and ``kgrec bundles recommend|compose|mine``: thin calls into the serving layer."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from kgrec.cli.common import console, newest_checkpoint, open_graph
-from kgrec.config import Settings
-from kgrec.kg.connection import GraphConnection
-
-if TYPE_CHECKING:
-    from kgrec.gnn.bundles import ModelLink
+from kgrec.cli.common import console, open_graph
 
 basket_app = typer.Typer(help="Complete a basket with products bought together.", no_args_is_help=True)
 bundles_app = typer.Typer(help="Recommend, compose and mine product bundles.", no_args_is_help=True)
 
 
-def _gnn_link(conn: GraphConnection, settings: Settings, use: bool) -> ModelLink | None:
-    """The co-purchase head of the newest HeteroSAGE checkpoint, when asked for and present."""
-    if not use:
-        return None
-    from kgrec.gnn.bundles import ModelLink
-    from kgrec.gnn.recommender import Recommender
-
-    path = newest_checkpoint(settings, "kgcf")
-    if path is None:
-        console.print("[yellow]no kgcf checkpoint (kgrec train): graph evidence and text only[/yellow]")
-        return None
-    rec = Recommender.load(path, settings.device).refresh(conn)
-    return ModelLink(rec.model, rec.snapshot.index["product"])  # type: ignore[union-attr]
-
-
-_GNN_HELP = "fuse the co-purchase head of the newest trained GNN checkpoint, if any"
+_GNN_HELP = "use the newest trained GNN checkpoint (its serving cache), if any; else graph evidence only"
 
 
 def _price(p: float | None) -> str:
@@ -43,54 +25,54 @@ def _price(p: float | None) -> str:
 @basket_app.command("complete")
 def basket_complete(
     product_ids: Annotated[list[str], typer.Argument(help="product ids already in the basket")],
-    k: Annotated[int, typer.Option("-k", help="how many suggestions")] = 10,
+    k: Annotated[int, typer.Option("-k", help="how many suggestions", min=1, max=100)] = 10,
     max_price: Annotated[float | None, typer.Option("--max-price", help="price ceiling")] = None,
     category: Annotated[str | None, typer.Option(help="only this category path (or below)")] = None,
     include_out_of_stock: Annotated[bool, typer.Option(help="also products with in_stock = false")] = False,
     gnn: Annotated[bool, typer.Option(help=_GNN_HELP)] = True,
+    checkpoint: Annotated[Path | None, typer.Option(help="default: newest kgcf checkpoint")] = None,
 ) -> None:
     """Products likely bought with the basket, with the evidence for each."""
-    from kgrec.gnn.bundles import complete_basket
+    from kgrec.cli.serve import open_serving
 
     with open_graph() as (settings, conn):
-        result = complete_basket(
-            conn,
-            product_ids,
-            k,
-            max_price=max_price,
-            category=category,
-            in_stock_only=not include_out_of_stock,
-            model=_gnn_link(conn, settings, gnn),
-        )
-    table = Table(title=f"to add to {', '.join(result.basket)}")
+        serving = open_serving(settings, conn, checkpoint, use_model=gnn)
+        page = serving.complete_basket(product_ids, k, max_price, category, not include_out_of_stock)
+    table = Table(title=f"to add to {', '.join(page.basket)}")
     for column in ("#", "product", "score", "price", "title", "why"):
         table.add_column(column, justify="right" if column in ("#", "score", "price") else "left")
-    for i, s in enumerate(result.suggestions, 1):
-        table.add_row(str(i), s.product_id, f"{s.score:.3f}", _price(s.price), s.title or "", "; ".join(s.reasons))
+    for s in page.items:
+        table.add_row(str(s.rank), s.product_id, f"{s.score:.3f}", _price(s.price), escape(s.title or ""),
+                      escape("; ".join(s.reasons)))  # fmt: skip
     console.print(table)
+    if page.note:
+        console.print(f"[yellow]{escape(page.note)}[/yellow]")
 
 
 @bundles_app.command("recommend")
 def bundles_recommend(
     user_id: str,
-    k: Annotated[int, typer.Option("-k")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, max=50)] = 10,
     epochs: Annotated[int, typer.Option(help="train the bundle GNN on the graph first (0: item overlap)")] = 0,
 ) -> None:
     """Bundles for a user: the bundle GNN when --epochs > 0, else item overlap + popularity."""
-    from kgrec.gnn.bundle_recs import fit_bundle_model, recommend_bundles
-    from kgrec.gnn.models.bundle_gnn import BundleModelConfig
+    from kgrec.serving import Serving
 
     with open_graph() as (settings, conn):
-        link = None
+        serving = Serving(lambda: conn, None, settings.device, bundle_epochs=epochs, seed=settings.seed)
         if epochs > 0:
             with console.status(f"training the bundle GNN for {epochs} epochs…"):
-                link = fit_bundle_model(conn, epochs=epochs, config=BundleModelConfig(seed=settings.seed))
-        recs = recommend_bundles(conn, user_id, k, link)
-    table = Table(title=f"bundles for {user_id}")
+                serving.bundle_model()
+        page = serving.recommend_bundles(user_id, k, use_model=epochs > 0)
+    if page.note:
+        console.print(f"[yellow]no bundles for {escape(user_id)}: {escape(page.note)}[/yellow]")
+        return
+    table = Table(title=f"bundles for {user_id} ({page.how})")
     for column in ("#", "bundle", "score", "items", "title", "why"):
         table.add_column(column, justify="right" if column in ("#", "score", "items") else "left")
-    for i, r in enumerate(recs, 1):
-        table.add_row(str(i), r.bundle_id, f"{r.score:.3f}", str(len(r.items)), r.title or "", "; ".join(r.reasons))
+    for i, r in enumerate(page.items, 1):
+        table.add_row(str(i), r.bundle_id, f"{r.score:.3f}", str(len(r.items)), escape(r.title or ""),
+                      escape("; ".join(r.reasons)))  # fmt: skip
     console.print(table)
 
 
@@ -100,24 +82,31 @@ def bundles_compose(
     anchor_product: Annotated[
         str | None, typer.Option("--anchor-product", help="product id to build the bundle around (its first item)")
     ] = None,
-    size: Annotated[int, typer.Option(help="number of products (the anchor product included)")] = 3,
+    size: Annotated[int, typer.Option(help="number of products (the anchor product included)", min=2, max=20)] = 3,
     budget: Annotated[float | None, typer.Option(help="ceiling on the sum of prices")] = None,
     gnn: Annotated[bool, typer.Option(help=_GNN_HELP)] = True,
+    checkpoint: Annotated[Path | None, typer.Option(help="default: newest kgcf checkpoint")] = None,
 ) -> None:
     """Build a coherent bundle of complementary products for a user."""
-    from kgrec.gnn.bundles import compose_bundle
+    from kgrec.cli.serve import open_serving
 
     with open_graph() as (settings, conn):
-        bundle = compose_bundle(
-            conn, user_id, anchor_product=anchor_product, size=size, budget=budget, model=_gnn_link(conn, settings, gnn)
+        bundle = open_serving(settings, conn, checkpoint, use_model=gnn).compose_bundle(
+            user_id, anchor_product, size, budget
         )
     total = "" if bundle.total_price is None else f", total price {bundle.total_price:.2f}"
     table = Table(title=f"bundle for {user_id} (score {bundle.total_score:.3f}{total})")
     for column in ("#", "product", "price", "title", "why"):
         table.add_column(column, justify="right" if column in ("#", "price") else "left")
     for i, item in enumerate(bundle.items, 1):
-        table.add_row(str(i), item.product_id, _price(item.price), item.title or "", "; ".join(item.reasons))
+        table.add_row(
+            str(i), item.product_id, _price(item.price), escape(item.title or ""), escape("; ".join(item.reasons))
+        )
     console.print(table)
+    if len(bundle.items) < size:
+        console.print(
+            f"[yellow]only {len(bundle.items)} of {size} products fit: raise --budget or choose another anchor[/yellow]"
+        )
 
 
 @bundles_app.command("mine")

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kgrec.cli.common import console, failing_cleanly, newest_checkpoint, open_graph
 from kgrec.config import Settings
 
 if TYPE_CHECKING:
-    from kgrec.gnn.recommender import Recommendation, Recommender
     from kgrec.kg.embeddings import TextMatch
+    from kgrec.serving import ScoredProduct
 
 __all__ = ["newest_checkpoint", "register"]  # newest_checkpoint: still imported from here by bundles/serve
 
@@ -34,12 +35,13 @@ _SIZE_FIELDS = {
 SERVED = "kgcf"  # kgrec.gnn.registry.SERVED (not imported: it would load torch at CLI start)
 
 
-def _recs_table(title: str, recs: Sequence[Recommendation | TextMatch]) -> Table:
+def _recs_table(title: str, recs: Sequence[ScoredProduct | TextMatch], why: dict[str, str] | None = None) -> Table:
     table = Table(title=title)
-    for column in ("#", "product", "score", "title"):
+    for column in ("#", "product", "score", "title", *(["why"] if why is not None else [])):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for i, r in enumerate(recs, 1):
-        table.add_row(str(i), r.product_id, f"{r.score:.4f}", r.title or "")
+        extra = [escape(why.get(r.product_id, ""))] if why is not None else []
+        table.add_row(str(i), r.product_id, f"{r.score:.4f}", escape(r.title or ""), *extra)
     return table
 
 
@@ -177,27 +179,47 @@ def register(app: typer.Typer) -> None:
 
     @app.command("recommend")
     def recommend(
-        user_id: Annotated[str | None, typer.Argument(help="a User id of the graph (omit with --basket)")] = None,
-        k: Annotated[int, typer.Option("-k", "--k", min=1)] = 10,
+        user_id: Annotated[
+            str | None, typer.Argument(help="a User id of the graph (omit with --basket or --write-back)")
+        ] = None,
+        k: Annotated[int, typer.Option("-k", "--k", min=1, max=100)] = 10,
         checkpoint: Annotated[Path | None, typer.Option(help="default: newest kgcf checkpoint")] = None,
         basket: Annotated[
             str | None, typer.Option(help="comma-separated product ids, for a user not in the graph")
         ] = None,
         include_purchased: Annotated[bool, typer.Option("--include-purchased")] = False,
+        write_back: Annotated[
+            bool,
+            typer.Option(
+                "--write-back", help="store top-k as (User)-[:RECOMMENDED]->(Product): USER_ID, or every user"
+            ),
+        ] = False,
+        explain: Annotated[bool, typer.Option("--explain", help="add the best graph reason of each product")] = False,
     ) -> None:
-        """Top-k products for a user (or for an anonymous basket with --basket)."""
-        if not user_id and not basket:
+        """Top-k products for a user (or for an anonymous basket with --basket); --write-back stores them."""
+        from kgrec.cli.serve import open_serving
+
+        if not user_id and not basket and not write_back:
             raise typer.BadParameter("name a user, or pass --basket with product ids", param_hint="USER_ID")
-        settings = Settings()
-        with failing_cleanly():
-            rec = _recommender(settings, checkpoint)
-        with open_graph(settings) as (_, conn):
-            rec.refresh(conn)
+        with open_graph() as (settings, conn):
+            serving = open_serving(settings, conn, checkpoint)
+            if write_back:
+                done = serving.write_back([user_id] if user_id else None, k)
+                console.print(
+                    f"{done.relationships:,} RECOMMENDED relationships for {done.users:,} users "
+                    f"(model {done.model}, at {done.at}); previous ones replaced"
+                    + (f"; nothing to recommend to {len(done.skipped):,}" if done.skipped else "")
+                )
+                return
             if basket:
-                recs = rec.recommend_for_basket([b.strip() for b in basket.split(",") if b.strip()], k)
+                page = serving.recommend_for_basket([b.strip() for b in basket.split(",") if b.strip()], k)
             else:
-                recs = rec.recommend(str(user_id), k, exclude_purchased=not include_purchased)
-        console.print(_recs_table(f"recommendations for {'basket' if basket else user_id}", recs))
+                page = serving.recommend(str(user_id), k, exclude_purchased=not include_purchased)
+            reasons = serving.explain_page(page, 1) if explain else {}
+        why = {p: e.summary for p, e in reasons.items()} if explain else None
+        console.print(_recs_table(f"recommendations for {'basket' if basket else user_id}", page.items, why))
+        if page.note:
+            console.print(f"[yellow]{escape(page.note)}[/yellow]")
 
     @app.command("similar")
     def similar(
@@ -206,8 +228,8 @@ def register(app: typer.Typer) -> None:
         text: Annotated[bool, typer.Option("--text", help="search by text through the vector index")] = False,
         checkpoint: Annotated[Path | None, typer.Option(help="default: newest kgcf checkpoint")] = None,
     ) -> None:
-        """Products bought with a product (co-purchase head), or nearest by text with --text."""
-        recs: Sequence[Recommendation | TextMatch]
+        """Products bought with a product (the model, the product as a basket), or nearest by text with --text."""
+        recs: Sequence[ScoredProduct | TextMatch]
         with open_graph() as (settings, conn):
             if text:
                 from kgrec.kg.embeddings import TextEncoder, similar_products_by_text
@@ -216,7 +238,9 @@ def register(app: typer.Typer) -> None:
                     conn, product_id, k, TextEncoder(settings.embedding_model, settings.device)
                 )
             else:
-                recs = _recommender(settings, checkpoint).refresh(conn).similar_products(product_id, k)
+                from kgrec.cli.serve import open_serving
+
+                recs = open_serving(settings, conn, checkpoint).similar(product_id, k).items
         console.print(_recs_table(f"similar to {product_id!r}", recs))
 
 
@@ -239,13 +263,3 @@ def _evaluate_baskets(settings: Settings) -> None:
             f"{model} ({report.chosen.get(model, '')})", *(f"{metrics.get(n, float('nan')):.4f}" for n in names)
         )
     console.print(out)
-
-
-def _recommender(settings: Settings, checkpoint: Path | None) -> Recommender:
-    from kgrec.gnn.recommender import Recommender
-    from kgrec.kg.errors import ModelError
-
-    path = checkpoint or newest_checkpoint(settings, SERVED)
-    if path is None:
-        raise ModelError(f"no trained model under {settings.runs_dir}: run `kgrec train` first")
-    return Recommender.load(path, settings.device)

@@ -1,18 +1,14 @@
 """``kgrec serve``, ``kgrec explain`` and ``kgrec query``: the API server and the graph's questions.
 
-Also the wiring of the real model objects into the API (``make_providers``): a checkpoint becomes
-a ``gnn.recommender.Recommender`` over the live graph, and ``gnn.bundles`` becomes a BundlesLike
-(graph-only without a checkpoint, fused with the GNN's co-purchase head with one).
+Also :func:`open_serving`, how every command gets the one serving layer (:mod:`kgrec.serving`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -21,72 +17,31 @@ from rich.table import Table
 from kgrec.cli.common import console, fail, failing_cleanly, newest_checkpoint, open_graph
 from kgrec.config import Settings
 from kgrec.kg.connection import GraphConnection
-from kgrec.kg.errors import KgrecError
+from kgrec.kg.errors import ModelError
+
+if TYPE_CHECKING:
+    from kgrec.serving import Serving
 
 log = logging.getLogger(__name__)
 # Neo4j warns about properties/types absent from a small graph (e.g. no RATED yet): not news to a user.
 logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
 
 
-class BundleService:
-    """``gnn.bundles`` as the API's BundlesLike, over one connection and an optional product scorer."""
+def open_serving(settings: Settings, conn: GraphConnection, checkpoint: Path | None, use_model: bool = True) -> Serving:
+    """The serving layer over ``conn`` for ``checkpoint`` (default: the newest kgcf run), loaded and
+    refreshed from the graph; without any checkpoint (or ``use_model`` false) graph-only answers."""
+    from kgrec.serving import Serving
 
-    def __init__(self, conn: GraphConnection, recommender: Any | None = None) -> None:
-        self.conn = conn
-        self.recommender = recommender
-
-    def _model(self) -> Any | None:
-        if self.recommender is None or getattr(self.recommender, "snapshot", None) is None:
-            return None
-        from kgrec.gnn.bundles import ModelLink
-
-        return ModelLink(self.recommender.model, self.recommender.snapshot.index["product"])
-
-    def complete_basket(self, product_ids: Sequence[str], k: int = 10, max_price: float | None = None,
-                        category: str | None = None) -> Any:  # fmt: skip
-        from kgrec.gnn.bundles import complete_basket
-
-        return complete_basket(self.conn, product_ids, k, max_price=max_price, category=category, model=self._model())
-
-    def recommend_bundles(self, user_id: str, k: int = 5) -> Any:
-        from kgrec.gnn.bundle_recs import recommend_bundles
-
-        return recommend_bundles(self.conn, user_id, k)
-
-    def compose_bundle(self, user_id: str, anchor_product_id: str | None = None, size: int = 3,
-                       budget: float | None = None) -> Any:  # fmt: skip
-        from kgrec.gnn.bundles import compose_bundle
-
-        return compose_bundle(
-            self.conn, user_id, anchor_product=anchor_product_id, size=size, budget=budget, model=self._model()
-        )
-
-
-def make_providers(
-    settings: Settings, checkpoint: Path | None
-) -> tuple[Callable[[GraphConnection], Any] | None, Callable[[GraphConnection], Any]]:
-    """(recommender provider or None without a checkpoint, bundles provider); one shared Recommender."""
-    lock = threading.Lock()
-    loaded: dict[str, Any] = {}
-
-    def recommender(conn: GraphConnection) -> Any:
-        with lock:
-            if "model" not in loaded:
-                from kgrec.gnn.recommender import Recommender
-
-                loaded["model"] = Recommender.load(checkpoint, settings.device).refresh(conn)  # type: ignore[arg-type]
-            return loaded["model"]
-
-    def bundles(conn: GraphConnection) -> BundleService:
-        model = None
-        if checkpoint is not None:
-            try:
-                model = recommender(conn)
-            except KgrecError as exc:  # bundles still work from the graph alone
-                log.warning("bundles without the GNN: %s", exc)
-        return BundleService(conn, model)
-
-    return (recommender if checkpoint is not None else None), bundles
+    path = (checkpoint or newest_checkpoint(settings, "kgcf")) if use_model else None
+    if path is not None and not path.is_file():
+        raise ModelError(f"no checkpoint at {path}: run `kgrec train` or fix --checkpoint")
+    serving = Serving(lambda: conn, path, settings.device, seed=settings.seed)
+    if path is not None:
+        with console.status("loading the model (first time after training: building its serving cache)…"):
+            report = serving.load()
+        if report.kind == "rebuild":
+            console.print(f"[dim]serving cache built in {report.seconds:.1f} s ({report.reason})[/dim]")
+    return serving
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -106,12 +61,24 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+        host: Annotated[str, typer.Option(help="interface to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
         checkpoint: Annotated[
             Path | None,
             typer.Option(help="model checkpoint; default: the newest GNN (kgcf.pt) in the runs folder"),
         ] = None,
+        token: Annotated[
+            str | None,
+            typer.Option(
+                help="require `Authorization: Bearer TOKEN` on every route but /health (default: KGREC_API_TOKEN)"
+            ),
+        ] = None,
+        refresh_s: Annotated[
+            float, typer.Option(help="seconds between refreshes of the model's view of the graph (0: never)")
+        ] = 10.0,
+        bundle_gnn: Annotated[
+            bool, typer.Option(help="train the bundle GNN at start when the graph has user–bundle interactions")
+        ] = True,
     ) -> None:
         """Serve the HTTP API and the explorer page (http://HOST:PORT/, API docs at /docs)."""
         import uvicorn
@@ -122,10 +89,13 @@ def register(app: typer.Typer) -> None:
         checkpoint = checkpoint or newest_checkpoint(settings, "kgcf")
         if checkpoint is not None and not checkpoint.is_file():
             raise fail(f"no checkpoint at {checkpoint}: run `kgrec train` or fix --checkpoint")
-        recommender, bundles = make_providers(settings, checkpoint)
+        if host not in ("127.0.0.1", "localhost", "::1") and not (token or settings.api_token):
+            console.print(
+                f"[yellow]listening on {escape(host)} without --token: anyone who reaches it can use the API[/yellow]"
+            )
         console.print(f"model: {checkpoint or 'none (recommendations answer 503 until `kgrec train`)'}")
         console.print(f"explorer on http://{host}:{port}/  ·  API docs on http://{host}:{port}/docs")
-        app = create_app(settings, recommender, bundles, preload=checkpoint is not None)
+        app = create_app(settings, checkpoint, token=token, refresh_s=refresh_s, warm_bundles=bundle_gnn)
         uvicorn.run(app, host=host, port=port, log_level="info")
 
     @app.command("explain")
@@ -138,10 +108,10 @@ def register(app: typer.Typer) -> None:
         """Why would PRODUCT_ID suit USER_ID? Ranked reasons from graph paths."""
         from dataclasses import asdict
 
-        from kgrec.queries.explain import explain
+        from kgrec.serving import Serving
 
         with open_graph() as (_, conn):
-            result = explain(conn, user_id, product_id, limit)
+            result = Serving(lambda: conn, None).explain(user_id, product_id, limit)
         if as_json:
             typer.echo(json.dumps(asdict(result), indent=2, default=str))
             return
