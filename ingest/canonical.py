@@ -169,15 +169,16 @@ def check_header(spec: FileSpec, columns: list[str], where: str) -> None:
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Every column as plain ``str`` with ``''`` for missing, like a CSV read with dtype=str."""
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        series = frame[column]
-        if column == LINE:
-            out[column] = series.astype("int64")
-            continue
-        text = series.astype("object").where(series.notna(), "")
-        out[column] = text.map(str) if text.map(type).ne(str).any() else text
-    return out
+    # whole-frame operations, not one per column: a file with thousands of columns stays fast
+    body = frame.drop(columns=[LINE], errors="ignore").astype(object)
+    body = body.where(body.notna(), "")
+    not_text = body.map(lambda v: type(v) is not str).any()
+    if not_text.any():
+        converted = body.loc[:, not_text].map(str).astype(object)
+        body = pd.concat([body.loc[:, ~not_text], converted], axis=1)[list(body.columns)]
+    if LINE in frame.columns:
+        body.insert(list(frame.columns).index(LINE), LINE, frame[LINE].astype("int64"))
+    return body
 
 
 def with_lines(frame: pd.DataFrame) -> pd.DataFrame:

@@ -185,7 +185,7 @@ def ingest_tables(
     report = IngestReport(source=source, dropped=dict(tables.dropped), notes=list(tables.notes))
     report.timings["validate"] = time.perf_counter() - started
     if quarantine_dir is not None:
-        report.quarantine_files = write_quarantine(results, Path(quarantine_dir) / _label(source))
+        report.quarantine_files = write_quarantine(results, Path(quarantine_dir) / source_label(source))
     total = WriteSummary()
     writers = dict(WRITERS)
     if "orders" in results:
@@ -221,7 +221,8 @@ def ingest_tables(
     return report
 
 
-def _label(source: str) -> str:
+def source_label(source: str) -> str:
+    """The quarantine subfolder of a source: its folder name or dataset name, safe as a file name."""
     name = Path(source).name if ("/" in source or "\\" in source) else source
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "source"
 

@@ -156,17 +156,16 @@ def write_attributes(
     columns = [c for c in frame.columns if attribute_name(c) is not None]
     if not columns:
         return WriteSummary()
-    parts = []
-    for column in columns:
-        values = frame[[id_column, column]].rename(columns={id_column: "owner", column: "value"})
-        values = values.assign(value=values["value"].str.split(MULTI_VALUE_SEPARATOR)).explode("value")
-        values["value"] = values["value"].str.strip().str.lower()
-        parts.append(
-            values[values["value"] != ""].assign(
-                name=attribute_name(column), derived=column.startswith(DERIVED_ATTR_PREFIX)
-            )
-        )
-    long = pd.concat(parts, ignore_index=True)
+    # one long table (owner, column, value) for all columns at once: thousands of columns stay fast
+    long = frame[[id_column, *columns]].melt(id_vars=id_column, var_name="column", value_name="value")
+    long = long.rename(columns={id_column: "owner"})
+    long = long.assign(value=long["value"].str.split(MULTI_VALUE_SEPARATOR)).explode("value", ignore_index=True)
+    long["value"] = long["value"].str.strip().str.lower()
+    long = long[long["value"] != ""]
+    long = long.assign(
+        name=long["column"].map({c: attribute_name(c) for c in columns}),
+        derived=long["column"].str.startswith(DERIVED_ATTR_PREFIX),
+    )
     long["key"] = long["name"] + "=" + long["value"]
     nodes = long.drop_duplicates("key")[["key", "name", "value", "derived"]]
     total = conn.write_batches(cypher.ATTRIBUTES, _records(nodes), write_batch_size=write_batch_size)

@@ -16,8 +16,11 @@ import pandas as pd
 from kgrec.ingest.canonical import CanonicalTables, as_text
 
 
-def read_adjacency(path: Path) -> pd.DataFrame:
-    """``user item item ...`` lines → (user_id, product_id) rows, in file order."""
+def read_adjacency(path: Path, dropped: dict[str, int] | None = None) -> pd.DataFrame:
+    """``user item item ...`` lines → (user_id, product_id) rows, in file order.
+
+    Lines with a user but no item are skipped and counted in ``dropped["user_without_items"]``.
+    """
     users: list[str] = []
     counts: list[int] = []
     items: list[str] = []
@@ -25,6 +28,8 @@ def read_adjacency(path: Path) -> pd.DataFrame:
         for line in handle:
             parts = line.split()
             if len(parts) < 2:
+                if parts and dropped is not None:
+                    dropped["user_without_items"] = dropped.get("user_without_items", 0) + 1
                 continue
             users.append(parts[0])
             counts.append(len(parts) - 1)
@@ -46,10 +51,14 @@ def read_amazon_book(folder: Path) -> CanonicalTables:
     )
     user_list = pd.read_csv(folder / "user_list.txt", sep=" ", dtype=str)
     users = pd.DataFrame({"user_id": user_list["remap_id"], "original_id": user_list["org_id"]})
+    dropped: dict[str, int] = {}
     interactions = pd.concat(
-        [read_adjacency(folder / f"{split}.txt").assign(split=split) for split in ("train", "test")], ignore_index=True
+        [read_adjacency(folder / f"{split}.txt", dropped).assign(split=split) for split in ("train", "test")],
+        ignore_index=True,
     )
     interactions = interactions.assign(type="purchase", timestamp="")[
         ["user_id", "product_id", "type", "timestamp", "split"]
     ]
-    return CanonicalTables(products=as_text(products), users=as_text(users), interactions=as_text(interactions))
+    return CanonicalTables(
+        products=as_text(products), users=as_text(users), interactions=as_text(interactions), dropped=dropped
+    )

@@ -47,7 +47,7 @@ def read_movies(folder: Path) -> pd.DataFrame:
         keep_default_na=False,
         names=["movie", "title", "release", "video", "imdb_url", *names],
     )
-    flags = movies[names].astype(int).to_numpy().astype(bool)
+    flags = (movies[names].apply(pd.to_numeric, errors="coerce").fillna(0) > 0).to_numpy()  # a bad flag = not set
     paths = [GENRE_ROOT + " > " + g if g != "unknown" else GENRE_ROOT for g in names]
     category = ["|".join(p for p, on in zip(paths, row, strict=True) if on) for row in flags]
     release = pd.to_datetime(movies["release"], format="%d-%b-%Y", errors="coerce")
@@ -96,7 +96,9 @@ def read_ratings(folder: Path, split: str = SPLIT) -> pd.DataFrame:
         )
         parts.append(frame.assign(split=name))
     ratings = pd.concat(parts, ignore_index=True)
-    stamp = pd.to_datetime(ratings["ts"].astype("int64"), unit="s", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # a missing or non-numeric time stays empty (the rating is kept untimed; a missing rating is quarantined)
+    seconds = pd.to_numeric(ratings["ts"], errors="coerce")
+    stamp = pd.to_datetime(seconds, unit="s", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return pd.DataFrame(
         {
             "user_id": ratings["user_id"],

@@ -1,7 +1,7 @@
 """UCI Online Retail (541,909 invoice lines) → canonical tables.
 
 Lines that are not a customer's purchase of a product are dropped and counted per reason, in
-this order: no CustomerID, cancellation invoice (``C...``), other non-sale invoice (``A...``),
+this order: no CustomerID, a quantity, price or CustomerID that is not a number, cancellation invoice (``C...``), other non-sale invoice (``A...``),
 non-product stock code (postage, fees, manual lines, vouchers), quantity ≤ 0, price < 0.
 Repeated lines of the same invoice and stock code are merged (quantities summed, counted).
 Products get the most frequent description as title, the most frequent unit price as price and
@@ -87,10 +87,15 @@ def read_raw(folder: Path) -> pd.DataFrame:
 def clean_lines(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Purchase lines only (merged per invoice + stock code) and the count of dropped lines per reason."""
     lines = raw.copy()
-    lines["StockCode"] = lines["StockCode"].str.strip().str.upper()
-    invoice = lines["InvoiceNo"].str.strip()
+    lines["StockCode"] = lines["StockCode"].astype(str).str.strip().str.upper()
+    invoice = lines["InvoiceNo"].astype(str).str.strip()
+    numbers = {c: pd.to_numeric(lines[c], errors="coerce") for c in ("Quantity", "UnitPrice", "CustomerID")}
+    bad_number = numbers["Quantity"].isna() | numbers["UnitPrice"].isna()
+    bad_number |= lines["CustomerID"].notna() & numbers["CustomerID"].isna()
+    lines = lines.assign(**numbers)
     checks = [
-        ("no_customer_id", lines["CustomerID"].isna()),
+        ("no_customer_id", lines["CustomerID"].isna() & ~bad_number),
+        ("bad_number", bad_number),
         ("cancellation", invoice.str.startswith("C")),
         ("not_a_sale_invoice", ~invoice.str.match(r"^\d+$")),
         (
@@ -186,7 +191,8 @@ def to_canonical(lines: pd.DataFrame, dropped: dict[str, int]) -> CanonicalTable
         {
             "order_id": orders["InvoiceNo"],
             "user_id": orders["user_id"],
-            "timestamp": pd.to_datetime(orders["InvoiceDate"]).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+            # an unparseable date stays empty, so validation quarantines the order (missing_field)
+            "timestamp": pd.to_datetime(orders["InvoiceDate"], errors="coerce").dt.strftime("%Y-%m-%dT%H:%M:%S"),
         }
     )
     items = lines.sort_values(["InvoiceDate", "InvoiceNo", "StockCode"], kind="stable")
