@@ -19,9 +19,10 @@ validation split (training positives masked, ``gnn.evaluate``).
 from __future__ import annotations
 
 import copy
+import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -70,6 +71,10 @@ class TrainConfig:
     time_budget_s: float | None = None
     threads: int | None = None  # torch.set_num_threads; None leaves torch's choice
     verbose: bool = False  # print one line per evaluation
+    # a training-state file (weights, optimiser, best weights, history, every random state) written after each
+    # epoch, atomically; with resume=True an existing one is continued from, reaching the uninterrupted result
+    state_path: str | None = None
+    resume: bool = False
 
     @property
     def metric_name(self) -> str:
@@ -113,6 +118,10 @@ class TrainResult:
     stats: dict[str, int] = field(default_factory=dict)
     #: False when validation ran and its metric never left zero: the model learned nothing to serve.
     learned: bool = True
+    #: The epoch a resumed run continued after (0: it started from scratch).
+    resumed_from: int = 0
+    #: How the run started: "scratch", or "checkpoint <path>" for an incremental run (warm start).
+    started_from: str = "scratch"
 
     @property
     def epoch_seconds(self) -> float:
@@ -127,6 +136,74 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+STATE_FORMAT = 1
+#: TrainConfig fields that may differ between an interrupted run and its resumption.
+_RESUMABLE_CHANGES = ("epochs", "progress", "verbose", "state_path", "resume", "time_budget_s", "threads", "device")
+
+
+def _state_config(config: TrainConfig) -> dict[str, Any]:
+    return {k: v for k, v in asdict(config).items() if k not in _RESUMABLE_CHANGES}
+
+
+def _random_state(generators: Sequence[torch.Generator]) -> dict[str, Any]:
+    """Every random state a run draws from, as tensors and plain data (loadable with weights_only=True)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # type: ignore[misc]
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(gauss)],
+        "torch": torch.get_rng_state(),
+        "generators": [g.get_state() for g in generators],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_random_state(state: dict[str, Any], generators: Sequence[torch.Generator]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if len(state["generators"]) != len(generators):
+        raise ModelError("the training state holds a different number of random generators: start a fresh run")
+    for g, saved in zip(generators, state["generators"], strict=True):
+        g.set_state(saved)
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_training_state(path: Path, payload: dict[str, Any]) -> None:
+    """Write atomically (temporary file, then rename): a kill mid-write leaves the previous state intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_training_state(path: Path, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A training state saved by :func:`run_training` (``weights_only=True``: no pickled code runs).
+
+    ModelError, with what to do, when it is truncated or corrupted, foreign, or from another run
+    (other config, data or model: ``identity``).
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, random bytes, a pickle with code in it: all refused alike
+        raise ModelError(
+            f"{path} is not a readable training state ({type(exc).__name__}); delete it and start a fresh run"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
+        raise ModelError(f"{path} is not a kgrec training state (format {STATE_FORMAT}); delete it and retrain")
+    for key, value in (identity or {}).items():
+        if payload.get(key) != value:
+            raise ModelError(
+                f"{path} was saved by another run (its {key} differs): resume with the same data and options, "
+                "or delete it and start a fresh run"
+            )
+    return payload
+
+
 def run_training(
     model: torch.nn.Module,
     batches: Callable[[int], Iterable[B]],
@@ -134,8 +211,17 @@ def run_training(
     validation: Validation | None,
     config: TrainConfig,
     name: str | None = None,
+    *,
+    generators: Sequence[torch.Generator] = (),
+    fingerprint: str = "",
 ) -> TrainResult:
-    """Train ``model`` on ``batches(epoch)`` with ``loss``; early stopping on ``validation``; best weights kept."""
+    """Train ``model`` on ``batches(epoch)`` with ``loss``; early stopping on ``validation``; best weights kept.
+
+    With ``config.state_path`` the whole training state is saved after every epoch (``generators``:
+    the random generators ``batches`` draws from, saved with it); with ``config.resume`` an existing
+    state file is continued from its last epoch and the run ends exactly as an uninterrupted one with
+    the same seed would. ``fingerprint`` identifies the data (a state of other data is refused).
+    """
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
@@ -148,9 +234,25 @@ def run_training(
     result = TrainResult(name or str(getattr(model, "name", type(model).__name__)), metric, device=str(device))
     sign = -1.0 if validation and validation.minimize else 1.0
     best_state: dict[str, Tensor] | None = None
-    bad, start = 0, time.perf_counter()
+    bad, start, first = 0, time.perf_counter(), 1
+    state_path = Path(config.state_path) if config.state_path else None
+    identity = {"config": _state_config(config), "fingerprint": fingerprint, "model_name": result.model_name}
+    last = config.epochs
+    if state_path is not None and config.resume and state_path.exists():
+        saved = load_training_state(state_path, identity)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        best_state, bad = saved["best_state"], int(saved["bad"])
+        result.best_epoch, result.best_valid = int(saved["best_epoch"]), float(saved["best_valid"])
+        result.history = [EpochStats(**h) for h in saved["history"]]
+        _set_random_state(saved["random"], generators)
+        start -= float(saved["seconds"])
+        first = int(saved["epoch"]) + 1
+        result.resumed_from = int(saved["epoch"])
+        if saved["stopped"]:  # it had stopped early (patience or time): nothing left to run
+            last = first - 1
     bar = _progress(config)
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first, last + 1):
         t0 = time.perf_counter()
         model.train()
         total, steps = 0.0, 0
@@ -165,9 +267,9 @@ def run_training(
             total, steps = total + float(value.detach()), steps + 1
         train_s = time.perf_counter() - t0
         out_of_time = config.time_budget_s is not None and time.perf_counter() - start > config.time_budget_s
-        last = epoch == config.epochs or out_of_time
+        last_epoch = epoch == config.epochs or out_of_time
         valid: dict[str, float] = {}
-        if validation is not None and (epoch % config.eval_every == 0 or last):
+        if validation is not None and (epoch % config.eval_every == 0 or last_epoch):
             model.eval()
             valid = validation.evaluate()
             if validation.metric not in valid:
@@ -188,7 +290,27 @@ def run_training(
         if config.verbose and (valid or validation is None):
             shown = " ".join(f"{k} {v:.4f}" for k, v in valid.items())
             print(f"epoch {epoch} loss {stats.loss:.4f} {shown} ({train_s:.1f}s train)", flush=True)
-        if (valid and bad >= config.patience) or out_of_time:
+        stop = bool((valid and bad >= config.patience) or out_of_time)
+        if state_path is not None:
+            _save_training_state(
+                state_path,
+                {
+                    **identity,
+                    "format": STATE_FORMAT,
+                    "epoch": epoch,
+                    "stopped": stop,
+                    "model": {k: t.detach().cpu() for k, t in model.state_dict().items()},
+                    "optimizer": optimizer.state_dict(),
+                    "best_state": best_state,
+                    "bad": bad,
+                    "best_epoch": result.best_epoch,
+                    "best_valid": result.best_valid,
+                    "history": [asdict(h) for h in result.history],
+                    "random": _random_state(generators),
+                    "seconds": time.perf_counter() - start,
+                },
+            )
+        if stop:
             break
     if bar is not None:
         bar.close()
@@ -277,7 +399,27 @@ def train_model(
     # a fused model (KGCF + EASE + trend) trains and early-stops on its GNN part alone; serving weights come back after
     gnn_only = getattr(model, "gnn_only", None)
     with gnn_only() if callable(gnn_only) else nullcontext():
-        return run_training(model, batches, model.loss, validation, config, model.name)
+        return run_training(
+            model,
+            batches,
+            model.loss,
+            validation,
+            config,
+            model.name,
+            generators=(generator,),
+            fingerprint=_split_hash(split),
+        )
+
+
+def _split_hash(split: LinkSplit) -> str:
+    """A short hash of the training pairs and sizes: a training state of other data is refused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (split.train, split.valid):
+        digest.update(f"{part.num_users},{part.num_items},{part.num_edges};".encode())
+        digest.update(part.edge_index.long().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def evaluate_test(
