@@ -20,10 +20,8 @@ from kgrec.kg.local_server import DB_DIR
 from kgrec.kg.schema import Label, Rel
 
 BROWSER_DIR = DB_DIR / "browser"
-#: (User)-[:RECOMMENDED {score, rank, model, at}]->(Product), stored by the serving layer; the saved
-#: queries read it before kg.schema names it.
-RECOMMENDED = "RECOMMENDED"
-REL_TYPES = {r.value for r in Rel} | {RECOMMENDED}
+RECOMMENDED = Rel.RECOMMENDED.value  # (User)-[:RECOMMENDED {score, rank, model, at}]->(Product), from serving
+REL_TYPES = {r.value for r in Rel}
 LABELS = {label.value for label in Label}
 
 
