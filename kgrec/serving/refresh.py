@@ -135,8 +135,10 @@ def _incremental(index: ServingIndex, conn: GraphConnection, fp: dict[str, Any])
     grown = index.evolve(
         product_ids=products,
         titles=[*index.titles, *(facts.get(p, empty)["title"] for p in new_products)],
-        prices=np.concatenate([index.prices, [_price(facts.get(p, empty)["price"]) for p in new_products]]),
-        in_stock=np.concatenate([index.in_stock, [facts.get(p, empty).get("in_stock") is not False for p in new_products]]),
+        prices=np.concatenate([index.prices, np.array([_price(facts.get(p, empty)["price"]) for p in new_products], np.float64)]),
+        in_stock=np.concatenate(
+            [index.in_stock, np.array([facts.get(p, empty).get("in_stock") is not False for p in new_products], bool)]
+        ),
         item_emb=np.vstack([index.item_emb, np.zeros((pad, index.item_emb.shape[1]), np.float32)]),
         known_item=np.concatenate([index.known_item, np.zeros(pad, bool)]),
         text=text,
