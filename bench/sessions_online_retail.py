@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import CACHE, RESULTS, SHARED_DATA, Result, run, write_results
-from kgrec.gnn.baskets import BasketReport, BasketTaskConfig, run_basket_task
+from kgrec.gnn.baskets import ITEM_ITEM, BasketReport, BasketTaskConfig, run_basket_task
 from kgrec.ingest.canonical import ATTR_PREFIX, CATEGORY_SEPARATOR, DERIVED_ATTR_PREFIX, CanonicalTables
 from kgrec.ingest.sessions_sample import sessions_tables
 from kgrec.kg.export import GraphSnapshot, OrderRows
@@ -81,7 +81,7 @@ def snapshot_from_tables(tables: CanonicalTables, embed: bool = True) -> GraphSn
     lines = tables.order_items.merge(tables.orders, on="order_id")
     users = sorted(tables.orders["user_id"].unique())
     order_ids = sorted(tables.orders["order_id"].unique())
-    stamps = pd.to_datetime(lines["timestamp"]).astype("int64").to_numpy() // 10**9
+    stamps = pd.to_datetime(lines["timestamp"]).astype("datetime64[s]").astype("int64").to_numpy()
     u = lines["user_id"].map({v: i for i, v in enumerate(users)}).to_numpy(np.int64)
     o = lines["order_id"].map({v: i for i, v in enumerate(order_ids)}).to_numpy(np.int64)
     p = lines["product_id"].map({v: i for i, v in enumerate(pids)}).to_numpy(np.int64)
@@ -111,14 +111,18 @@ def report_results(report: BasketReport) -> list[Result]:
         rows.append(Result(name, "chosen", report.chosen[name], 1.0))
     rows += [Result("gnn", "train", "epochs", float(report.gnn_epochs))]
     rows += [Result(name, "train", "seconds", s) for name, s in report.seconds.items()]
+    rows += [Result("gnn", "chosen", f"fusion_{t}", w) for t, w in report.fusion.items()]
     if "gnn" in report.test:
         for metric in ("hit@10", "mrr"):
-            base = max((m[metric] for n, m in report.test.items() if n != "gnn"), default=0.0)
+            base = max((m[metric] for n, m in report.test.items() if n not in ("gnn", ITEM_ITEM)), default=0.0)
             ratio = report.test["gnn"][metric] / base if base else float("nan")
             rows.append(Result("gnn", "test", f"{metric}_vs_best_baseline", ratio))
             print(
                 f"gnn test {metric} / best baseline = {ratio:.3f} (target 1.05: {'met' if ratio >= 1.05 else 'NOT met'})"
             )
+            if ITEM_ITEM in report.test:  # what the GNN adds to its own item-item terms
+                ablation = report.test["gnn"][metric] / report.test[ITEM_ITEM][metric]
+                rows.append(Result("gnn", "test", f"{metric}_vs_{ITEM_ITEM}", ablation))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Basket completion: complete a held-out basket from its other products; needs no returning customer.
+r"""Basket completion: complete a held-out basket from its other products; needs no returning customer.
 
 **Split** (:func:`basket_split`). Orders are sorted by time (first line's timestamp, then order
 index); the last ``test_frac`` are the test baskets, the ``valid_frac`` before them the validation
@@ -11,7 +11,11 @@ masked; ``hit@K``, ``recall@K`` and full-ranking ``mrr`` from ``gnn.metrics``. Z
 error, never a table of zeros.
 
 **Task** (:func:`run_basket_task`): every model on validation over its small grid, the chosen
-configurations once on test, in a :class:`BasketReport`. :func:`complete_basket` serves one basket.
+configurations once on test. The GNN's served score is :math:`z(s_{gnn}) + \sum_t w_t z(s_t)` over
+the item-item terms ``fusion_terms`` (EASE and item-kNN), every weight combination of
+``fusion_weights`` tried on validation; the same terms fused without the GNN (``item_item_fused``)
+are tested beside it, so the GNN's share is visible. Results come in a :class:`BasketReport`;
+:func:`complete_basket` serves one basket.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import product
 
 import numpy as np
 import torch
@@ -47,6 +52,8 @@ CATALOGUE_EDGES = (
     ("product", "HAS_ATTRIBUTE", "attribute"),
 )
 ALL_MODELS = ("gnn", "confidence", "lift", "itemknn", "ease", "text", "popularity")
+#: The ablation of the fused GNN: its item-item terms fused alone (tested beside it, not a baseline).
+ITEM_ITEM = "item_item_fused"
 
 
 @dataclass(frozen=True)
@@ -176,8 +183,8 @@ class BasketTaskConfig:
     min_eval_baskets: int = MIN_EVAL_BASKETS
     itemknn_k: tuple[int, ...] = (20, 100, 400)
     ease_l2: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 200.0)
-    fusion_terms: tuple[str, ...] = ("ease", "confidence")  # item-item terms fused with the GNN
-    fusion_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    fusion_terms: tuple[str, ...] = ("ease", "itemknn")  # item-item terms fused with the GNN (each weight gridded)
+    fusion_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
     gnn: KGCFConfig = field(
         default_factory=lambda: KGCFConfig(fuse_weight=0.0, trend_weight=0.0, objective="full", cl_weight=0.05)
     )
@@ -196,8 +203,7 @@ class BasketReport:
     valid: dict[str, dict[str, float]]  # configuration label (e.g. ``itemknn/k=100``) → metrics
     test: dict[str, dict[str, float]]  # model → metrics of its chosen configuration
     chosen: dict[str, str]  # model → configuration label
-    fusion_term: str = ""
-    fusion_weight: float = 0.0
+    fusion: dict[str, float] = field(default_factory=dict)  # item-item term → its chosen weight next to the GNN
     gnn_epochs: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     scorers: dict[str, BasketScorer] = field(default_factory=dict, repr=False, compare=False)
@@ -285,7 +291,7 @@ def run_basket_task(snapshot: GraphSnapshot, config: BasketTaskConfig | None = N
         gnn.validation = Validation(lambda: evaluate_baskets(gnn, split.valid, ks), metric)
         gnn.fit(split.train, n)
         report.gnn_epochs = gnn.result.best_epoch if gnn.result else 0
-        terms = {}
+        terms: dict[str, BasketScorer] = {}
         for term in config.fusion_terms:
             if term not in report.scorers:
                 grid = _grid(term, config, snapshot)
@@ -294,21 +300,30 @@ def run_basket_task(snapshot: GraphSnapshot, config: BasketTaskConfig | None = N
                 report.scorers[term] = scorer
             terms[term] = report.scorers[term]
         labels = []
-        for term, scorer in terms.items() or {"": gnn}.items():
-            for w in config.fusion_weights if term else (0.0,):
-                label = f"gnn/{term}={w:g}" if term else "gnn"
-                fused = FusedScorer("gnn", [(1.0, gnn), (w, scorer)])
-                measure(label, fused)
-                fitted[label] = fused
-                labels.append(label)
+        for weights in product(config.fusion_weights, repeat=len(terms)):
+            label = "gnn/" + ",".join(f"{t}={w:g}" for t, w in zip(terms, weights, strict=True)) if terms else "gnn"
+            fused = FusedScorer("gnn", [(1.0, gnn), *zip(weights, terms.values(), strict=True)])
+            measure(label, fused)
+            fitted[label] = fused
+            labels.append(label)
         report.chosen["gnn"] = _best(report.valid, labels, metric)
         best = fitted[report.chosen["gnn"]]
         assert isinstance(best, FusedScorer)
-        report.fusion_weight = best.parts[1][0]
-        report.fusion_term = report.chosen["gnn"].partition("/")[2].split("=")[0]
+        report.fusion = {t: w for (w, _), t in zip(best.parts[1:], terms, strict=True)}
         report.scorers["gnn"] = best
+        if len(terms) > 1:  # the ablation: the same item-item terms fused WITHOUT the GNN
+            first, *rest = terms.items()
+            item_labels = []
+            for weights in product(config.fusion_weights, repeat=len(rest)):
+                label = ITEM_ITEM + "/" + ",".join(f"{t}={w:g}" for (t, _), w in zip(rest, weights, strict=True))
+                fused = FusedScorer(ITEM_ITEM, [(1.0, first[1]), *zip(weights, (s for _, s in rest), strict=True)])
+                measure(label, fused)
+                fitted[label] = fused
+                item_labels.append(label)
+            report.chosen[ITEM_ITEM] = _best(report.valid, item_labels, metric)
+            report.scorers[ITEM_ITEM] = fitted[report.chosen[ITEM_ITEM]]
         report.seconds["gnn"] = time.perf_counter() - t0
-    for name in config.models:
+    for name in [*config.models, *([ITEM_ITEM] if ITEM_ITEM in report.scorers else [])]:
         report.test[name] = evaluate_baskets(report.scorers[name], split.test, ks)
     return report
 

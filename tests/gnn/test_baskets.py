@@ -11,6 +11,7 @@ import torch
 
 from kgrec.gnn.basket_models import PairScorer, Popularity
 from kgrec.gnn.baskets import (
+    ITEM_ITEM,
     BasketPart,
     BasketTaskConfig,
     basket_split,
@@ -127,9 +128,11 @@ def test_one_order_shop_gnn_beats_popularity_and_serves_a_basket() -> None:
         complete_basket(report.scorers["gnn"], snap, ["nope"])
 
 
-def test_fusion_weight_is_chosen_on_validation() -> None:
+def test_fusion_weights_are_chosen_on_validation_beside_the_item_item_ablation() -> None:
     report = run_basket_task(themed_shop(300, seed=1), fast_config(models=("gnn",), fusion_weights=(0.0, 1.0)))
-    labels = {"gnn/ease=0", "gnn/ease=1", "gnn/confidence=0", "gnn/confidence=1"}
-    assert set(report.valid) == labels
-    best = max(report.valid, key=lambda lab: report.valid[lab]["mrr"])  # first of ties, in run order
-    assert report.chosen["gnn"] == best and report.fusion_weight == float(best.rsplit("=", 1)[1])
+    gnn_labels = {f"gnn/ease={a},itemknn={b}" for a in (0, 1) for b in (0, 1)}
+    assert set(report.valid) == gnn_labels | {f"{ITEM_ITEM}/itemknn={b}" for b in (0, 1)}
+    best = max(sorted(gnn_labels, key=list(report.valid).index), key=lambda lab: report.valid[lab]["mrr"])
+    assert report.chosen["gnn"] == best
+    assert report.fusion == {t: float(w) for t, w in (p.split("=") for p in best.partition("/")[2].split(","))}
+    assert set(report.test) == {"gnn", ITEM_ITEM}  # the ablation is tested beside the GNN
