@@ -117,8 +117,8 @@ class RankingAccumulator:
         rows = torch.unique(target_rows)  # rows with >= 1 target, sorted
         top = top[rows]
         count = torch.bincount(target_rows, minlength=scores.size(0))[rows].cpu().double()
-        keys = target_rows * self.num_items + target_items
-        rel = torch.isin(rows.view(-1, 1) * self.num_items + top, keys).cpu()  # [R, max_k]
+        keys = target_rows * self.num_items + target_items  # sorted (from _unique_pairs)
+        rel = _member(rows.view(-1, 1) * self.num_items + top, keys).cpu()  # [R, max_k]
         relf = rel.double()
         ranks = torch.arange(1, self.max_k + 1, dtype=torch.float64)
         for k in self.ks:
@@ -135,7 +135,7 @@ class RankingAccumulator:
         miss = (rr == 0).nonzero().view(-1)
         if miss.numel():
             sub = rows[miss.to(rows.device)]
-            sel = torch.isin(target_rows, sub)
+            sel = _member(target_rows, sub)
             local = torch.searchsorted(sub, target_rows[sel])
             rr[miss] = full_reciprocal_rank(scores[sub], local, target_items[sel]).cpu().double()
         self._sums["mrr"] += float(rr.sum())
@@ -173,6 +173,14 @@ def full_reciprocal_rank(scores: Tensor, target_rows: Tensor, target_items: Tens
     above = (scores > best.unsqueeze(1)).sum(dim=1, dtype=torch.int32)  # int32: 3x faster
     rr = 1.0 / (above.to(scores.dtype) + 1.0)
     return torch.where(torch.isfinite(best), rr, torch.zeros_like(rr))
+
+
+def _member(values: Tensor, sorted_keys: Tensor) -> Tensor:
+    """``torch.isin(values, sorted_keys)`` for sorted keys by binary search (isin sorts both sides each call)."""
+    if sorted_keys.numel() == 0:
+        return torch.zeros_like(values, dtype=torch.bool)
+    pos = torch.searchsorted(sorted_keys, values).clamp(max=sorted_keys.numel() - 1)
+    return sorted_keys[pos] == values
 
 
 def _unique_pairs(rows: Tensor, items: Tensor, num_items: int) -> tuple[Tensor, Tensor]:

@@ -58,6 +58,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
+from kgrec.gnn.models.baselines import ease_matrix, sparse_rows
 from kgrec.gnn.models.kgcf_ops import SymSpMM, info_nce, subsample, sym_norm_adjacency
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import OrderRows
@@ -108,12 +109,7 @@ def ease_weights(train: Interactions, l2: float) -> tuple[sp.csr_matrix, Tensor]
     u, i = train.edge_index.long().cpu().numpy()
     x = sp.csr_matrix((np.ones(len(u), np.float32), (u, i)), shape=(train.num_users, train.num_items))
     x.data[:] = 1.0
-    gram = torch.from_numpy((x.T @ x).toarray()).double()
-    gram.diagonal().add_(l2)
-    p = torch.linalg.inv(gram)
-    b = -p / p.diagonal().unsqueeze(0)
-    b.diagonal().zero_()
-    return x, b.float()
+    return x, ease_matrix(x, l2)  # float32 Cholesky: same B, half the flops and memory of a float64 inverse
 
 
 def row_z(scores: Tensor) -> Tensor:
@@ -307,19 +303,31 @@ class KGCF(RecModel):
         neg = batch.neg_items if batch.neg_items.dim() == 2 else batch.neg_items.unsqueeze(1)
         u_nodes, pos_nodes, neg_nodes = users, pos + self.num_users, neg + self.num_users
         # scores of the batch's distinct users against every product, then gathered: cheaper on CPU than
-        # gathering B*n embedding rows (whose backward is a large scatter)
+        # gathering B*n embedding rows (whose backward is a large scatter) while the catalogue is small;
+        # for sampled objectives over a large catalogue ([U_b, I] >> [B, n]) the pairs are gathered instead
         uniq, inv = torch.unique(u_nodes, return_inverse=True)
-        items = emb[self.num_users : self.num_users + self.num_items]
-        full = emb.index_select(0, uniq) @ items.t()  # [U_b, I]
-        flat = full.reshape(-1)
-        pos_s = flat.index_select(0, inv * self.num_items + pos)
-        if cfg.warm_negatives:  # never-bought products are not pushed down as negatives
-            full = full.masked_fill(~self.warm.to(full.device), float("-inf"))
+        gather = cfg.objective != "full" and not cfg.in_batch and uniq.numel() * self.num_items > 8 * neg.numel()
+        full = torch.empty(0)
+        if gather:
+            e_u = emb.index_select(0, u_nodes)
+            pos_s = (e_u * emb.index_select(0, pos_nodes)).sum(-1)
+            e_n = emb.index_select(0, neg_nodes.reshape(-1)).view(*neg.shape, -1)
+            neg_s = torch.bmm(e_n, e_u.unsqueeze(2)).squeeze(2)
+            if cfg.warm_negatives:  # never-bought products are not pushed down as negatives
+                neg_s = neg_s.masked_fill(~self.warm.to(neg_s.device)[neg], float("-inf"))
+        else:
+            items = emb[self.num_users : self.num_users + self.num_items]
+            full = emb.index_select(0, uniq) @ items.t()  # [U_b, I]
             flat = full.reshape(-1)
+            pos_s = flat.index_select(0, inv * self.num_items + pos)
+            if cfg.warm_negatives:  # never-bought products are not pushed down as negatives
+                full = full.masked_fill(~self.warm.to(full.device), float("-inf"))
+                flat = full.reshape(-1)
+            if cfg.objective != "full":
+                neg_s = flat.index_select(0, (inv.unsqueeze(1) * self.num_items + neg).reshape(-1)).view(neg.shape)
         if cfg.objective == "full":  # softmax over every product
             rec = (torch.logsumexp(full / cfg.tau, 1).index_select(0, inv) - pos_s / cfg.tau).mean()
         else:
-            neg_s = flat.index_select(0, (inv.unsqueeze(1) * self.num_items + neg).reshape(-1)).view(neg.shape)
             if 0 < cfg.hard_keep < neg_s.size(1):
                 neg_s = neg_s.topk(cfg.hard_keep, dim=1).values
             if cfg.objective == "bpr":
@@ -352,13 +360,14 @@ class KGCF(RecModel):
         return (self.ease is not None and c.fuse_weight > 0) or c.trend_weight > 0 or c.gnn_weight != 1.0
 
     def _fuse(self, gnn: Tensor, history: Tensor) -> Tensor:
-        """The served score from the GNN scores and the ``[rows, num_items]`` 0/1 histories (see module doc)."""
+        """The served score from the GNN scores and the ``[rows, num_items]`` 0/1 histories, dense or sparse CSR (see module doc)."""
         cfg = self.config
         if not self._fused():
             return gnn
         out = cfg.gnn_weight * row_z(gnn)
         if self.ease is not None and cfg.fuse_weight > 0:
-            out = out + cfg.fuse_weight * row_z((history.cpu() @ self.ease[1]).to(gnn.device))
+            ease = torch.sparse.mm(history, self.ease[1]) if history.layout != torch.strided else history @ self.ease[1]
+            out = out + cfg.fuse_weight * row_z(ease.to(gnn.device))
         if cfg.trend_weight > 0:
             t = self.trend.to(gnn.device)
             out = out + cfg.trend_weight * ((t - t.mean()) / t.std().clamp_min(1e-8)).unsqueeze(0)
@@ -367,7 +376,7 @@ class KGCF(RecModel):
     def score_all(self, users: Tensor) -> Tensor:
         history = torch.zeros(0)
         if self.ease is not None and self.config.fuse_weight > 0:
-            history = torch.from_numpy(self.ease[0][users.cpu().numpy()].toarray())
+            history = sparse_rows(self.ease[0], users)  # sparse rows: X_u B costs nnz(X_u) x I, not I^2
         return self._fuse(self.gnn_scores(users), history)
 
     def score_products(self, anchor_items: Tensor, candidate_items: Tensor | None = None) -> Tensor:

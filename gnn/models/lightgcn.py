@@ -3,7 +3,7 @@ r"""LightGCN (He et al., SIGIR 2020) in the :class:`~kgrec.gnn.contract.RecModel
 Wraps PyG's :class:`torch_geometric.nn.models.LightGCN` over the bipartite graph of users
 (ids ``0..U-1``) and items (ids ``U..U+I-1``). With the symmetric normalised adjacency
 :math:`\hat A = D^{-1/2} A D^{-1/2}` (``gnn.graph_ops.bipartite_adjacency``, built once in ``fit`` as a sparse CSR matrix, so
-propagation is one sparse-dense product per layer):
+propagation is one sparse-dense product per layer, forward and backward, ``kgcf_ops.SymSpMM``):
 
 .. math::
     \mathbf{E}^{(l+1)} = \hat A \mathbf{E}^{(l)}, \qquad
@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.models import LightGCN
 
 from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
 from kgrec.gnn.graph_ops import bipartite_adjacency
+from kgrec.gnn.models.kgcf_ops import SymSpMM
 from kgrec.kg.errors import ModelError
 
 
@@ -86,25 +88,41 @@ class LightGCNRec(RecModel):
         weight = self.gcn.embedding.weight
         if self._adj.device != weight.device:
             self._adj = self._adj.to(weight.device)
-        out = self.gcn.get_embedding(self._adj)
+        # PyG's get_embedding, with the symmetric SpMM of KGCF: Â^T = Â, so the backward is one more
+        # CSR product instead of a sparse transpose per layer and step
+        x = weight
+        out = x * self.gcn.alpha[0]
+        for layer in range(self.config.num_layers):
+            x = SymSpMM.apply(self._adj, x)
+            out = out + x * self.gcn.alpha[layer + 1]
         if not self.training:
             self._cache = out.detach()
         return out
 
     def loss(self, batch: TrainBatch) -> Tensor:
+        """BPR over every (user, positive, negative) triple + L2 of their layer-0 rows (PyG's ``recommendation_loss``).
+
+        Vectorised for ``n`` negatives per positive (``neg_items`` ``[B, n]``): the user and positive rows
+        are gathered once and scored against the ``n`` negatives with one batched product (no ``n``-fold
+        repeat of the batch), and the L2 term counts each user / positive row ``n`` times, as PyG's
+        ``emb[node_id].norm()**2 / (B n)`` over the repeated triples does.
+        """
         self._cache = None
         emb = self.embeddings()
-        users, pos, neg = batch.users, batch.pos_items, batch.neg_items
-        if neg.dim() == 2:  # several negatives per positive: one BPR term each
-            users = users.repeat_interleave(neg.size(1))
-            pos = pos.repeat_interleave(neg.size(1))
-            neg = neg.reshape(-1)
-        pos_i, neg_i = pos + self.num_users, neg + self.num_users
-        e_u = emb[users]
-        pos_rank = (e_u * emb[pos_i]).sum(-1)
-        neg_rank = (e_u * emb[neg_i]).sum(-1)
-        node_id = torch.cat([users, pos_i, neg_i])
-        return self.gcn.recommendation_loss(pos_rank, neg_rank, node_id=node_id, lambda_reg=self.config.lambda_reg)
+        users, pos = batch.users, batch.pos_items + self.num_users
+        neg = (batch.neg_items if batch.neg_items.dim() == 2 else batch.neg_items.unsqueeze(1)) + self.num_users
+        n = neg.size(1)
+        e_u = emb.index_select(0, users)
+        pos_rank = (e_u * emb.index_select(0, pos)).sum(-1)  # [B]
+        neg_rank = torch.bmm(emb.index_select(0, neg.reshape(-1)).view(*neg.shape, -1), e_u.unsqueeze(2)).squeeze(2)
+        bpr = -F.logsigmoid(pos_rank.unsqueeze(1) - neg_rank).mean()
+        lam = self.config.lambda_reg
+        if lam == 0:
+            return bpr
+        e0 = self.gcn.embedding.weight
+        sq = n * (e0.index_select(0, users).pow(2).sum() + e0.index_select(0, pos).pow(2).sum())
+        sq = sq + e0.index_select(0, neg.reshape(-1)).pow(2).sum()
+        return bpr + lam * sq / neg.numel()
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         emb = self.embeddings()

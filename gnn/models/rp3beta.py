@@ -9,7 +9,8 @@ code) and divided by the target's popularity :math:`n_j^\beta`:
 .. math::
     W_{ij} = \frac{\big(P_{iu}^{\,\alpha}\, P_{ui}^{\,\alpha}\big)_{ij}}{n_j^{\beta}}, \qquad W_{ii} = 0,
 
-keeping for each source item :math:`i` its ``top_k`` largest weights; :math:`s(u, \cdot) = X_u W`.
+keeping for each source item :math:`i` its ``top_k`` largest weights (computed ``chunk`` source items at
+a time, so memory stays at a ``[chunk, I]`` block); :math:`s(u, \cdot) = X_u W`.
 :math:`\alpha = 1, \beta = 0` is plain P3 (a random walk of length 3).
 """
 
@@ -39,10 +40,11 @@ class RP3beta(RecModel):
     name = "rp3beta"
     trainable = False
 
-    def __init__(self, config: RP3betaConfig | None = None) -> None:
+    def __init__(self, config: RP3betaConfig | None = None, chunk: int = 2048) -> None:
         super().__init__()
         self.config = config or RP3betaConfig()
         self.alpha, self.beta, self.top_k = self.config.alpha, self.config.beta, self.config.top_k
+        self.chunk = chunk
         self._x: sp.csr_matrix | None = None
         self.sim: sp.csr_matrix | None = None
 
@@ -57,14 +59,23 @@ class RP3beta(RecModel):
         p_iu = (sp.diags(1.0 / np.maximum(item_deg, 1.0)) @ x.T).tocsr()
         if self.alpha != 1.0:
             p_ui, p_iu = p_ui.power(self.alpha), p_iu.power(self.alpha)
-        w = torch.from_numpy((p_iu @ p_ui).toarray().astype(np.float32))  # [I, I] dense
-        w /= torch.from_numpy(np.power(np.maximum(item_deg, 1.0), self.beta).astype(np.float32))
-        w.fill_diagonal_(0.0)
-        k = min(self.top_k, max(w.size(1) - 1, 1))
-        top = w.topk(k, dim=1)
-        keep = top.values > 0
-        rows = torch.arange(w.size(0)).unsqueeze(1).expand(-1, k)[keep].numpy()
-        self.sim = sp.csr_matrix((top.values[keep].numpy(), (rows, top.indices[keep].numpy())), shape=tuple(w.shape))
+        pop = torch.from_numpy(np.power(np.maximum(item_deg, 1.0), self.beta).astype(np.float32))
+        n_items = x.shape[1]
+        k = min(self.top_k, max(n_items - 1, 1))
+        rows, cols, vals = [], [], []
+        for start in range(0, n_items, self.chunk):  # a [chunk, I] dense block at a time, never [I, I]
+            stop = min(start + self.chunk, n_items)
+            w = torch.from_numpy((p_iu[start:stop] @ p_ui).toarray().astype(np.float32, copy=False))
+            w /= pop
+            w[torch.arange(stop - start), torch.arange(start, stop)] = 0.0
+            top = w.topk(k, dim=1)
+            keep = top.values > 0
+            rows.append((torch.arange(start, stop).unsqueeze(1).expand(-1, k))[keep].numpy())
+            cols.append(top.indices[keep].numpy())
+            vals.append(top.values[keep].numpy())
+        self.sim = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items)
+        )
 
     def score_all(self, users: Tensor) -> Tensor:
         x, sim = self._x, self.sim

@@ -227,3 +227,28 @@ def test_fusion_weights_are_chosen_on_validation() -> None:
     assert (m.config.fuse_weight, m.config.trend_weight) == (0.5, 0.0)
     m.tune_fusion(lambda: 0.0)  # all tied: the current weights stay
     assert (m.config.fuse_weight, m.config.trend_weight) == (0.5, 0.0)
+
+
+def test_sampled_loss_gathered_pairs_equal_full_score_matrix() -> None:
+    # large catalogue: the sampled objectives gather (user, item) pairs instead of a [U_b, I] matrix; same loss
+    torch.manual_seed(0)
+    users, items = 30, 400
+    train = Interactions(users, items, torch.stack([torch.arange(60) % users, torch.arange(60) * 7 % items]))
+    batch = TrainBatch(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 7, 14, 21]), torch.randint(0, items, (4, 5)))
+    for objective in ("softmax", "bpr"):
+        cfg = KGCFConfig(use_text=False, relations=(), objective=objective, cl_weight=0.0, id_dropout=0.0)
+        model = KGCF(users, items, config=cfg)
+        model.fit(train)
+        gathered = model.loss(batch)  # 3 users x 400 items > 8 x 20 sampled pairs: gather path
+        emb = model.propagate()[0]
+        e_u, e_p = emb[batch.users], emb[batch.pos_items + users]
+        pos = (e_u * e_p).sum(-1)
+        neg = torch.einsum("bd,bnd->bn", e_u, emb[batch.neg_items + users])
+        if objective == "bpr":
+            rec = -torch.nn.functional.logsigmoid(pos.unsqueeze(1) - neg).mean()
+        else:
+            rec = -torch.log_softmax(torch.cat([pos.unsqueeze(1), neg], 1) / cfg.tau, 1)[:, 0].mean()
+        nodes = torch.cat([batch.users, batch.pos_items + users, (batch.neg_items + users).reshape(-1)])
+        e0 = model.embedding.weight
+        reg = cfg.reg * e0[nodes].pow(2).sum() / (2 * batch.users.numel())
+        assert torch.allclose(gathered, rec + reg, atol=1e-5)

@@ -50,3 +50,17 @@ def test_multiple_negatives_and_errors() -> None:
     m.fit(toy())
     b = TrainBatch(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([[3, 4], [4, 5]]))
     assert m.loss(b).dim() == 0
+
+
+def test_vectorised_loss_equals_pyg_recommendation_loss_over_repeated_triples() -> None:
+    torch.manual_seed(0)
+    m = LightGCNRec(5, 7, LightGCNConfig(embedding_dim=8, num_layers=2, lambda_reg=0.1))
+    m.fit(Interactions(5, 7, torch.tensor([[0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 4, 6]])))
+    users, pos, neg = torch.tensor([0, 4, 2]), torch.tensor([0, 6, 2]), torch.tensor([[1, 2], [3, 0], [5, 5]])
+    ours = m.loss(TrainBatch(users, pos, neg))
+    emb = m.embeddings()
+    u, p, j = users.repeat_interleave(2), pos.repeat_interleave(2) + 5, neg.reshape(-1) + 5
+    ref = m.gcn.recommendation_loss(
+        (emb[u] * emb[p]).sum(-1), (emb[u] * emb[j]).sum(-1), node_id=torch.cat([u, p, j]), lambda_reg=0.1
+    )
+    assert torch.allclose(ours, ref, atol=1e-6)
