@@ -5,8 +5,9 @@
 
 Validation: a seeded random 10% of each user's ``train.txt`` items (users with >= 5 train items, so
 at least 1 is held out) is held out; ``fit`` = train.txt minus those pairs. Every configuration of
-``GRIDS`` is fitted (or trained) on ``fit`` and scored on the whole validation split (one row per
-configuration, model ``name[params]``). The configuration with the best validation Recall@20 is
+``GRIDS`` is fitted (or trained) on ``fit`` and scored on the same seeded sample of ``valid_users``
+validation users (rows ``data/valid/scored_users``, ``scored_pairs``; one row per configuration,
+model ``name[params]``); trainable models also early-stop on that sample. The configuration with the best validation Recall@20 is
 refitted on all of ``train.txt`` (trainable models: retrained from scratch for their best
 validation epoch count) and scored once on ``test.txt`` with all of ``train.txt`` masked.
 
