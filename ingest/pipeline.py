@@ -7,8 +7,12 @@ Both return an ``IngestReport`` whose counts add up per file (read = accepted + 
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -202,6 +206,23 @@ def ingest_tables(
         ) as bar:
             total += writers[name](conn, result.accepted, write_batch_size, bar.update)
         report.timings[f"write {name}"] = time.perf_counter() - step
+    with derived_lock(conn):
+        _recompute_derived(conn, results, report, total, copurchase, min_orders, write_batch_size, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _recompute_derived(
+    conn: GraphConnection,
+    results: dict[str, FileValidation],
+    report: IngestReport,
+    total: WriteSummary,
+    copurchase: bool,
+    min_orders: int,
+    write_batch_size: int,
+    progress: bool,
+) -> None:
+    """PURCHASED of the touched users, then BOUGHT_WITH from all baskets; fills the report's counts."""
     step = time.perf_counter()
     users = _affected_users(conn, results)
     if users:
@@ -217,8 +238,26 @@ def ingest_tables(
     report.nodes_created = total.nodes_created
     report.relationships_created = total.relationships_created
     report.properties_set = total.properties_set
-    report.seconds = time.perf_counter() - started
-    return report
+
+
+@contextmanager
+def derived_lock(conn: GraphConnection) -> Iterator[None]:
+    """Serialise the derived recomputations of ingests into the same server from this machine.
+
+    PURCHASED and BOUGHT_WITH are rebuilt from the whole graph (BOUGHT_WITH: delete, then create);
+    two ingests rebuilding at once would interleave and leave duplicates. One at a time, the last
+    rebuild runs after every ingest's writes, so the graph ends as one ingest of all the data. The
+    lock is a file lock (``flock``) named after the server's address, in the temporary folder.
+    """
+    creds = conn.credentials
+    name = hashlib.sha256(f"{creds.uri}/{creds.database}".encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"kgrec-derived-{name}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def source_label(source: str) -> str:

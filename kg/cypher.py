@@ -225,10 +225,16 @@ USER_ATTRIBUTES = attribute_links(Label.USER)
 
 # -- ingest: relationships ------------------------------------------------------------------------
 #: Items of orders this ingest created (no CONTAINS yet): CREATE, grouped per order.
+#: The order is locked first (SET), then checked: if an ingest running at the same time wrote items of the
+#: same order meanwhile, this one MERGEs instead of CREATing, so overlapping concurrent ingests never duplicate.
 NEW_ORDER_ITEMS = (
-    f"UNWIND $rows AS r MATCH (o:{Label.ORDER} {{id: r.order_id}}) WITH o, r UNWIND r.items AS i "
+    f"UNWIND $rows AS r MATCH (o:{Label.ORDER} {{id: r.order_id}}) SET o._lock = true REMOVE o._lock "
+    f"WITH o, r, EXISTS {{ (o)-[:{Rel.CONTAINS}]->() }} AS seen UNWIND r.items AS i "
     f"MATCH (p:{Label.PRODUCT} {{id: i.product_id}}) "
-    f"CREATE (o)-[c:{Rel.CONTAINS} {{quantity: i.quantity, price: i.price}}]->(p) SET c += coalesce(i.props, {{}})"
+    f"CALL (o, p, i, seen) {{ WITH * WHERE NOT seen "
+    f"CREATE (o)-[c:{Rel.CONTAINS} {{quantity: i.quantity, price: i.price}}]->(p) SET c += coalesce(i.props, {{}}) }} "
+    f"CALL (o, p, i, seen) {{ WITH * WHERE seen MERGE (o)-[c:{Rel.CONTAINS}]->(p) "
+    "SET c.quantity = i.quantity, c.price = i.price SET c += coalesce(i.props, {}) }"
 )
 #: Items of orders already in the graph: MERGE, so rewriting an order stays idempotent.
 ORDER_ITEMS = (

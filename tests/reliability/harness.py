@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kgrec.ingest.pipeline import IngestReport, ingest_source, source_label
-from kgrec.kg.connection import GraphConnection
+import pandas as pd
+
+from kgrec.ingest.pipeline import SAMPLE_DIR, IngestReport, ingest_source, source_label
+from kgrec.kg.connection import GraphConnection, Neo4jCredentials
 from kgrec.kg.errors import IngestError
+from kgrec.kg.local_server import LocalNeo4j
 from kgrec.kg.schema import ensure_schema
 from tests.reliability.corpus import Case
 
@@ -133,8 +141,6 @@ def check(conn: GraphConnection, case: Case, outcome: Outcome, quarantine: Path)
     """Every way the outcome differs from the case's expectations (empty: as expected)."""
     import re
 
-    import pandas as pd
-
     problems: list[str] = []
     if case.fatal is not None:
         if outcome.fatal is None:
@@ -184,3 +190,85 @@ def check(conn: GraphConnection, case: Case, outcome: Outcome, quarantine: Path)
         if value != expected:
             problems.append(f"{query!r} gave {value!r}, expected {expected!r}")
     return problems
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+KGREC = str(Path(sys.executable).with_name("kgrec"))
+
+
+def sample_slice(folder: Path, first: int, last: int) -> Path:
+    """Orders ``first:last`` of the demo sample (file order) with their items, all products and users."""
+    folder.mkdir(parents=True, exist_ok=True)
+    orders = pd.read_csv(SAMPLE_DIR / "orders.csv", dtype=str, keep_default_na=False).iloc[first:last]
+    items = pd.read_csv(SAMPLE_DIR / "order_items.csv", dtype=str, keep_default_na=False)
+    items = items[items["order_id"].isin(set(orders["order_id"]))]
+    for name, frame in (("orders", orders), ("order_items", items)):
+        frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+    for name in ("products", "users"):
+        (folder / f"{name}.csv").write_bytes((SAMPLE_DIR / f"{name}.csv").read_bytes())
+    return folder
+
+
+def cli_env(creds: Neo4jCredentials, state: Path) -> dict[str, str]:
+    """Environment for a ``kgrec`` child process pointed at ``creds``' server."""
+    return {
+        **os.environ,
+        "KGREC_NEO4J_URI": creds.uri,
+        "KGREC_NEO4J_PASSWORD": creds.password,
+        "KGREC_STATE_DIR": str(state),
+        "COLUMNS": "200",
+    }
+
+
+@dataclass
+class KillOutcome:
+    """A kill-mid-ingest run: the clean, interrupted and re-run fingerprints and what the user saw."""
+
+    clean: Fingerprint
+    partial: Fingerprint
+    rerun: Fingerprint
+    returncode: int
+    output: str
+    seconds_to_message: float
+    rerun_returncode: int
+
+    @property
+    def identical(self) -> bool:
+        return self.rerun == self.clean
+
+
+def kill_mid_ingest(
+    conn: GraphConnection, server: LocalNeo4j, creds: Neo4jCredentials, folder: Path, work: Path, batch: int = 500
+) -> KillOutcome:
+    """Ingest ``folder`` cleanly (fingerprint), empty the graph, start ``kgrec ingest`` in a child, SIGKILL
+    the server once orders are being written, restart it, re-run the same ingest, fingerprint again."""
+    command = [KGREC, "ingest", str(folder), "--write-batch-size", str(batch)]
+    ingest_source(conn, folder, write_batch_size=batch)
+    clean = fingerprint(conn)
+    conn.clear()
+    child = subprocess.Popen(
+        command, env=cli_env(creds, work / "state"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and child.poll() is None:
+            if conn.count("MATCH (o:Order) RETURN count(o) AS n") > 0:
+                break
+            time.sleep(0.2)
+        if child.poll() is not None:
+            raise RuntimeError("the ingest finished before the server could be killed")
+        pid = server.status().pid
+        if pid is None:
+            raise RuntimeError("the server has no pid: not a local server")
+        os.killpg(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        output, _ = child.communicate(timeout=240)
+        seconds = time.monotonic() - killed
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.start()  # recovery after the kill
+    partial = fingerprint(conn)
+    again = subprocess.run(command, env=cli_env(creds, work / "state"), capture_output=True, text=True, timeout=900)
+    return KillOutcome(clean, partial, fingerprint(conn), child.returncode, output, seconds, again.returncode)
