@@ -126,3 +126,65 @@ def restore_for_split(ckpt: Checkpoint, prepared: PreparedData) -> RecModel:
         model.fit(prepared.split.train)
     model.eval()
     return model
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """What :func:`warm_start` carried over: rows of node tables matched by id, whole tensors, fresh ones."""
+
+    rows_copied: int
+    rows_new: int
+    tensors_copied: int
+    tensors_fresh: list[str]
+
+
+def _table_orders(param: str, new_maps: dict[str, list[str]]) -> list[list[str]]:
+    """Node-type orders a parameter's rows may follow: its own type first if its name says so, then the
+    homogeneous numbering (users, products, other types sorted) and users + products."""
+    others = sorted(t for t in new_maps if t not in ("user", "product"))
+    named = [[t] for t in new_maps if f".{t}." in f".{param}."]
+    return [*named, ["user", "product", *others], ["user", "product"], *([t] for t in new_maps)]
+
+
+def _row_source(order: list[str], old_maps: dict[str, list[str]], new_maps: dict[str, list[str]]) -> torch.Tensor:
+    """For each row of the new table (types in ``order``), the old row of the same id, or -1."""
+    source: list[int] = []
+    offset = 0
+    for t in order:
+        old_index = {v: i + offset for i, v in enumerate(old_maps.get(t, []))}
+        source.extend(old_index.get(v, -1) for v in new_maps.get(t, []))
+        offset += len(old_maps.get(t, []))
+    return torch.tensor(source, dtype=torch.long)
+
+
+def warm_start(model: torch.nn.Module, ckpt: Checkpoint, id_maps: dict[str, list[str]]) -> WarmStart:
+    """Load ``ckpt``'s learned parameters into ``model`` (built for data with ``id_maps``) for fine-tuning.
+
+    A node table (rows = users, products, ... in id-map order) is copied row by row by id, so users and
+    products the checkpoint knew start from its weights and new ones keep their fresh initialisation;
+    other parameters of the same shape are copied whole. Buffers (graph, text, trend) stay the new data's.
+    """
+    copied = new_rows = tensors = 0
+    fresh: list[str] = []
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            old = ckpt.state_dict.get(name)
+            if old is None or old.shape[1:] != param.shape[1:]:
+                fresh.append(name)
+                continue
+            for order in _table_orders(name, id_maps):
+                old_size = sum(len(ckpt.id_maps.get(t, [])) for t in order)
+                new_size = sum(len(id_maps.get(t, [])) for t in order)
+                if old.dim() >= 1 and (old.shape[0], param.shape[0]) == (old_size, new_size) and new_size:
+                    source = _row_source(order, ckpt.id_maps, id_maps)
+                    known = source >= 0
+                    param[known] = old[source[known]].to(param.device, param.dtype)
+                    copied, new_rows = copied + int(known.sum()), new_rows + int((~known).sum())
+                    break
+            else:
+                if old.shape == param.shape:
+                    param.copy_(old.to(param.device, param.dtype))
+                    tensors += 1
+                else:
+                    fresh.append(name)
+    return WarmStart(copied, new_rows, tensors, fresh)

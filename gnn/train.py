@@ -147,7 +147,7 @@ def _state_config(config: TrainConfig) -> dict[str, Any]:
 
 def _random_state(generators: Sequence[torch.Generator]) -> dict[str, Any]:
     """Every random state a run draws from, as tensors and plain data (loadable with weights_only=True)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # type: ignore[misc]
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(gauss)],
@@ -452,15 +452,37 @@ class RunConfig:
     out_dir: str = ".kgrec/runs/latest"
 
 
-def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel, TrainResult]:
-    """Train on prepared data, evaluate on test, write checkpoint, curves and table to ``out_dir``."""
-    from kgrec.gnn.checkpoint import save_checkpoint
+def train_prepared(
+    prepared: PreparedData, config: RunConfig, *, warm_from: str | Path | None = None
+) -> tuple[RecModel, TrainResult]:
+    """Train on prepared data, evaluate on test, write checkpoint, curves and table to ``out_dir``.
+
+    ``warm_from``: a checkpoint to fine-tune (incremental training on new data): its model and config,
+    its weights for every user and product it knew (:func:`~kgrec.gnn.checkpoint.warm_start`). The run's
+    training state is written to ``out_dir`` each epoch (``TrainConfig.state_path`` defaults there) and
+    removed when training ends, so ``config.train.resume`` continues an interrupted run.
+    """
+    from kgrec.gnn.checkpoint import load_checkpoint, save_checkpoint, warm_start
     from kgrec.gnn.plots import history_table, plot_history
     from kgrec.gnn.registry import model_for_data
 
     set_seed(config.train.seed)
-    model = model_for_data(config.model, prepared, config.model_config)
-    result = train_model(model, prepared.split, config.train)
+    base = load_checkpoint(warm_from) if warm_from is not None else None
+    name = base.name if base is not None else config.model
+    model = model_for_data(name, prepared, base.config if base is not None else config.model_config)
+    if base is not None:
+        warm = warm_start(model, base, prepared.id_maps)
+        if warm.rows_copied + warm.tensors_copied == 0:
+            raise ModelError(
+                f"{warm_from} shares no weights with a {name} model of this graph: run a full `kgrec train`"
+            )
+    out = Path(config.out_dir)
+    state = Path(config.train.state_path) if config.train.state_path else out / f"{model.name}.state.pt"
+    train_config = replace(config.train, state_path=str(state))
+    result = train_model(model, prepared.split, train_config)
+    state.unlink(missing_ok=True)
+    if base is not None:
+        result.started_from = f"checkpoint {warm_from}"
     tune_fusion = getattr(model, "tune_fusion", None)  # KGCF: fusion weights chosen on validation
     fusion = None
     if callable(tune_fusion) and prepared.split.valid.num_edges and result.learned:
@@ -468,7 +490,6 @@ def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel,
         fusion = tune_fusion(lambda: validation.evaluate()[validation.metric])
     result.test = evaluate_test(model, prepared.split, config.train.k, resolve_device(config.train.device))
     result.stats = dict(prepared.stats)
-    out = Path(config.out_dir)
     info = {
         "best_epoch": result.best_epoch,
         "best_valid": result.best_valid,
@@ -478,6 +499,9 @@ def train_prepared(prepared: PreparedData, config: RunConfig) -> tuple[RecModel,
         "learned": result.learned,
         "fusion": fusion,
         "stats": result.stats,
+        "seconds": result.seconds,
+        "started_from": result.started_from,
+        "full_seconds": (base.info.get("full_seconds") or base.info.get("seconds")) if base else result.seconds,
         "train_config": _plain(asdict(config.train)),
         "data_config": _plain(asdict(prepared.config)),
     }

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kgrec.cli.common import console, failing_cleanly, newest_checkpoint, open_graph
+from kgrec.cli.common import console, fail, failing_cleanly, newest_checkpoint, open_graph
 from kgrec.config import Settings
 
 if TYPE_CHECKING:
@@ -80,6 +80,13 @@ def register(app: typer.Typer) -> None:
         hidden: Annotated[int, typer.Option(min=4, help="embedding width")] = 64,
         layers: Annotated[int, typer.Option(min=1, help="message-passing layers")] = 2,
         split: Annotated[str, typer.Option(help=SPLIT_HELP)] = "auto",
+        incremental: Annotated[
+            bool,
+            typer.Option("--incremental", help="fine-tune the newest --model checkpoint on the graph as it is now"),
+        ] = False,
+        resume: Annotated[
+            Path | None, typer.Option(help="continue the interrupted run in this folder from its last finished epoch")
+        ] = None,
     ) -> None:
         """Export the graph, split it (temporal for orders), train with early stopping, test, checkpoint."""
         from kgrec.gnn.data import DataConfig, prepare_data
@@ -94,7 +101,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"use one of {', '.join(SPLITS)}", param_hint="--split")
         settings = Settings()
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        run_dir = out or settings.runs_dir / f"{stamp}-{model}"
+        run_dir = resume or out or settings.runs_dir / f"{stamp}-{model}"
+        base = newest_checkpoint(settings, model) if incremental else None
+        if incremental and base is None:
+            raise fail(f"no {model} checkpoint under {settings.runs_dir} to fine-tune: run `kgrec train` first")
+        if resume is not None and not (resume / f"{model}.state.pt").is_file():
+            raise fail(f"no interrupted {model} run in {resume} (no {model}.state.pt): start it with `kgrec train`")
         sizes = _SIZE_FIELDS.get(model)
         config = RunConfig(
             model=model,
@@ -109,6 +121,7 @@ def register(app: typer.Typer) -> None:
                 negatives=negatives,  # type: ignore[arg-type]
                 seed=settings.seed,
                 device=device or settings.device,
+                resume=resume is not None,
             ),
             out_dir=str(run_dir),
         )
@@ -120,7 +133,14 @@ def register(app: typer.Typer) -> None:
             f"{prepared.split.test.num_edges:,} test targets"
         )
         with failing_cleanly():
-            result = require_learned(train_prepared(prepared, config)[1])
+            try:
+                result = require_learned(train_prepared(prepared, config, warm_from=base)[1])
+            except KeyboardInterrupt:
+                raise fail(
+                    f"interrupted; the last finished epoch is saved: continue with `kgrec train --model {model} "
+                    f"--resume {run_dir}` (same options)",
+                    code=130,
+                ) from None
         console.print(history_table(result))
         console.print(
             f"best epoch {result.best_epoch}: valid {result.metric} = {result.best_valid:.4f} "
@@ -133,6 +153,15 @@ def register(app: typer.Typer) -> None:
                     f"{k}={v:.4f}" for k, v in result.test.items() if k.split("@")[0] in ("recall", "ndcg", "hit")
                 )
             )
+        if base is not None:
+            from kgrec.gnn.checkpoint import load_checkpoint
+
+            with failing_cleanly():
+                full = load_checkpoint(base).info.get("full_seconds")
+            versus = f"; the full run took {full:.0f} s ({full / max(result.seconds, 1e-9):.1f}x)" if full else ""
+            console.print(f"incremental from {base}: {result.seconds:.0f} s{versus}")
+        if result.resumed_from:
+            console.print(f"resumed after epoch {result.resumed_from}")
         console.print(f"checkpoint {result.checkpoint}\ncurves {result.plot}")
 
     @app.command("evaluate")
