@@ -51,11 +51,15 @@ ORDERS = ("order_id,user_id,timestamp", "o1,u1,2011-01-01T10:00:00Z", "o2,u2,201
 ITEMS = ("order_id,product_id,quantity", "o1,p1,1", "o1,p2,2", "o2,p3,1")
 
 
-def shop(**overrides: bytes) -> Callable[[], Files]:
+def shop(**overrides: bytes | None) -> Callable[[], Files]:
     """The three-product, two-order base shop with some files replaced."""
 
     def build() -> Files:
-        files = {"products": text(*PRODUCTS), "orders": text(*ORDERS), "order_items": text(*ITEMS)}
+        files: dict[str, bytes | None] = {
+            "products": text(*PRODUCTS),
+            "orders": text(*ORDERS),
+            "order_items": text(*ITEMS),
+        }
         files.update(overrides)
         return {k: v for k, v in files.items() if v is not None}
 

@@ -58,3 +58,34 @@ def train(state: Path | None, resume: bool = False, step_sleep: float = 0.0) -> 
 
 if __name__ == "__main__":  # python -m tests.reliability.train_job STATE_PATH
     train(Path(sys.argv[1]), resume=False, step_sleep=0.1)
+
+
+def killed_and_resumed(state: Path, kill_after_epoch: int = 3) -> tuple[bool, int]:
+    """Run the job in a child, SIGKILL it after ``kill_after_epoch`` epochs, resume here; compare with an
+    uninterrupted run. Returns (identical weights, the epoch it was killed after)."""
+    import os
+    import signal
+    import subprocess
+
+    from kgrec.gnn.train import load_training_state
+
+    reference, _ = train(None)
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.train_job", str(state)], cwd=root, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and child.poll() is None:
+            if state.exists() and load_training_state(state)["epoch"] >= kill_after_epoch:
+                break
+            time.sleep(0.2)
+        if child.poll() is not None:
+            raise RuntimeError("the training child finished before it could be killed")
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=60)
+    killed_at = int(load_training_state(state)["epoch"])
+    resumed, _ = train(state, resume=True)
+    a, b = resumed.state_dict(), reference.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), killed_at
