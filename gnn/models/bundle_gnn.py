@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
-from kgrec.gnn.graph_ops import bipartite_adjacency, mean_pool_matrix
+from kgrec.gnn.graph_ops import bipartite_adjacency, mean_pool_matrix, normalized_adjacency
 from kgrec.kg.errors import ModelError
 
 
@@ -55,12 +56,41 @@ class BundleModelConfig:
     cl_weight: float = 0.04
     edge_drop: float = 0.2
     seed: int = 42
+    #: item view over users + items + bundles (user–item and bundle–item edges), so an item also
+    #: hears from the bundles it belongs to; False = CrossCBR's user–item graph only
+    item_view_bundles: bool = False
 
 
 def _drop(edges: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
     if ratio <= 0:
         return edges
     return edges[:, rng.random(edges.shape[1]) >= ratio]
+
+
+class _SymmetricMM(torch.autograd.Function):
+    """``A @ X`` for a constant symmetric sparse ``A``: the backward is ``A @ G`` (no transpose built)."""
+
+    @staticmethod
+    def forward(ctx: Any, graph: Tensor, x: Tensor) -> Tensor:
+        ctx.graph = graph
+        return torch.sparse.mm(graph, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
+        return None, torch.sparse.mm(ctx.graph, grad)
+
+
+class _PoolMM(torch.autograd.Function):
+    """``M @ X`` for a constant sparse ``M`` whose transpose ``M^T`` is kept (built once per graph)."""
+
+    @staticmethod
+    def forward(ctx: Any, pool: Tensor, pool_t: Tensor, x: Tensor) -> Tensor:
+        ctx.pool_t = pool_t
+        return torch.sparse.mm(pool, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:
+        return None, None, torch.sparse.mm(ctx.pool_t, grad)
 
 
 def info_nce(x: Tensor, y: Tensor, temperature: float) -> Tensor:
@@ -128,10 +158,22 @@ class CrossViewBundleModel(RecModel):
         dev = self.user_emb.device
         ui, ub, bi = (_drop(e, drop, self._rng) for e in (self._ui, self._ub, self._bi))
         return {
-            "ui": bipartite_adjacency(ui[0], ui[1], self.num_users, self.num_items).to(dev),
+            "ui": self._item_graph(ui, bi).to(dev),
             "ub": bipartite_adjacency(ub[0], ub[1], self.num_users, self.num_bundles).to(dev),
-            "bi": mean_pool_matrix(bi[0], bi[1], self.num_bundles, self.num_items).to(dev),
+            "bi": (pool := mean_pool_matrix(bi[0], bi[1], self.num_bundles, self.num_items).to(dev)),
+            "bi_t": pool.t().to_sparse_csr(),
         }
+
+    def _item_graph(self, ui: np.ndarray, bi: np.ndarray) -> Tensor:
+        """The item view's graph: users–items, plus items–bundles when ``item_view_bundles``."""
+        if not self.config.item_view_bundles:
+            return bipartite_adjacency(ui[0], ui[1], self.num_users, self.num_items)
+        u, i = self.num_users, self.num_items
+        src = np.concatenate([ui[0], bi[0] + u + i])  # users, then items, then bundles
+        dst = np.concatenate([ui[1], bi[1]]) + u
+        edges = torch.from_numpy(np.stack([np.concatenate([src, dst]), np.concatenate([dst, src])]))
+        weight = torch.ones(edges.size(1))
+        return normalized_adjacency(edges, u + i + self.num_bundles, weight, reduce="max")
 
     def begin_epoch(self) -> None:
         """Draw a fresh edge-dropout augmentation (the trainer calls this once per epoch)."""
@@ -145,7 +187,7 @@ class CrossViewBundleModel(RecModel):
         features = torch.cat([a, b])
         total = features
         for layer in range(self.config.layers):
-            features = torch.sparse.mm(graph, features) / (layer + 2)
+            features = _SymmetricMM.apply(graph, features) / (layer + 2)
             total = total + F.normalize(features, dim=1)
         return total[: a.size(0)], total[a.size(0) :]
 
@@ -155,8 +197,12 @@ class CrossViewBundleModel(RecModel):
         if not self._eval_graphs:
             raise ModelError("call fit(train) before scoring with the bundle model")
         graphs = self._graphs if training else self._eval_graphs
-        u_i, i_i = self._propagate(graphs["ui"], self.user_emb, self.item_emb)
-        b_i = torch.sparse.mm(graphs["bi"], i_i)
+        if self.config.item_view_bundles:
+            u_i, rest = self._propagate(graphs["ui"], self.user_emb, torch.cat([self.item_emb, self.bundle_emb]))
+            i_i = rest[: self.num_items]
+        else:
+            u_i, i_i = self._propagate(graphs["ui"], self.user_emb, self.item_emb)
+        b_i = _PoolMM.apply(graphs["bi"], graphs["bi_t"], i_i)
         u_b, b_b = self._propagate(graphs["ub"], self.user_emb, self.bundle_emb)
         return u_i, i_i, b_i, u_b, b_b
 

@@ -20,3 +20,41 @@ def test_masks_training_bundles_and_scores_standard_metrics() -> None:
     # user 2: bundle 6 at rank 6 (5 masked) -> recall 1, NDCG 1/log2(7); user 1 has no target
     assert m["recall@20"] == pytest.approx((0.5 + 1.0) / 2)
     assert m["ndcg@20"] == pytest.approx((1 / (1 + 1 / math.log2(3)) + 1 / math.log2(7)) / 2, rel=1e-5)
+
+
+def tiny_youshu():
+    """8 users, 24 bundles, 6 items: users 0-3 take bundles 0/1 (items 0-2), users 4-7 bundles 2/3."""
+    from bench.bundle_youshu import Youshu
+
+    ui = [(u, i) for u in range(4) for i in (0, 1, 2)] + [(u, i) for u in range(4, 8) for i in (3, 4, 5)]
+    bi = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 3), (2, 4), (3, 4), (3, 5)] + [(b, b % 6) for b in range(4, 24)]
+    train = [(u, 0) for u in range(4)] + [(u, 2) for u in range(4, 8)] + [(0, 1), (4, 3)]
+    tune = [(1, 1), (5, 3)]
+    test = [(2, 1), (6, 3)]
+
+    def arr(pairs):
+        return np.array(pairs, dtype=np.int64).T.copy()
+
+    return Youshu(8, 24, 6, arr(ui), arr(bi), arr(train), arr(tune), arr(test))
+
+
+def test_ease_and_fusion_grids_record_every_configuration_on_tune(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import bundle_youshu as bench
+    from kgrec.gnn.contract import Interactions
+    from kgrec.gnn.models.baselines import Popularity
+
+    data = tiny_youshu()
+    train = Interactions(8, 24, torch.from_numpy(data.train))
+    monkeypatch.setattr(bench, "EASE_GRID", [(0.0, 0.0, 1.0), (0.3, 0.3, 1.0)])
+    monkeypatch.setattr(bench, "PROFILE_INPUTS", (0.0, 0.3))
+    ease, rows = bench.tune_ease(data, train)
+    assert {r.split for r in rows} == {"tune"} and len({r.model for r in rows}) == 4
+    assert ease.config.l2 == 1.0
+    gnn = Popularity()
+    gnn.fit(train)
+    fused, fusion_rows = bench.tune_fusion(gnn, ease, data, train, [(0.0, 0.0), (0.5, 0.1)])
+    assert len({r.model for r in fusion_rows}) == 2 and {r.split for r in fusion_rows} == {"tune"}
+    best = max(
+        (r for r in fusion_rows if r.metric == "recall@20"), key=lambda r: r.value
+    ).model  # the kept weights are the tune winner's
+    assert best == bench.label("gnn", {"ease": fused.ease_weight, "pop": fused.pop_weight})

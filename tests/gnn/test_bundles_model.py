@@ -77,3 +77,17 @@ def test_edge_dropout_is_redrawn_every_epoch() -> None:
     model.begin_epoch()
     assert not torch.equal(first, model._graphs["ui"].to_dense())
     assert model._eval_graphs["ui"].to_dense().count_nonzero() > first.count_nonzero()
+
+
+def test_item_view_can_hear_from_bundles() -> None:
+    """With ``item_view_bundles`` an item's item-view vector moves with its bundles' embeddings."""
+    config = BundleModelConfig(dim=8, edge_drop=0.0, seed=3, item_view_bundles=True)
+    model = CrossViewBundleModel(8, 4, 6, edges(USER_ITEMS), edges(BUNDLE_ITEMS), config)
+    model.fit(Interactions(8, 4, edges(USER_BUNDLES)))
+    assert model._eval_graphs["ui"].shape == (8 + 6 + 4, 8 + 6 + 4)
+    _, items_before, *_ = model.views(training=False)
+    with torch.no_grad():
+        model.bundle_emb[0] += 1.0  # bundle 0 holds items 0 and 1
+    _, items_after, *_ = model.views(training=False)
+    moved = (items_after - items_before).abs().sum(1) > 1e-6
+    assert moved.tolist() == [True, True, False, False, False, False]
