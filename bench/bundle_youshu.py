@@ -194,12 +194,11 @@ def tune_fusion(
     best: tuple[float, FusedBundleModel | None] = (-1.0, None)
     for ease_weight, pop_weight in weights:
         fused = FusedBundleModel(gnn, ease, train, ease_weight, pop_weight)
-        m = evaluate(
-            lambda u, f=fused: z_gnn[u] + f.ease_weight * z_ease[u] + f.pop_weight * f.log_pop,
-            data.num_bundles,
-            data.train,
-            data.tune,
-        )
+
+        def score(u: Tensor, f: FusedBundleModel = fused) -> Tensor:
+            return z_gnn[u] + f.ease_weight * z_ease[u] + f.pop_weight * f.log_pop
+
+        m = evaluate(score, data.num_bundles, data.train, data.tune)
         print(f"gnn ease {ease_weight} pop {pop_weight}: tune recall@20 {m['recall@20']:.4f}", flush=True)
         rows += [Result(label("gnn", {"ease": ease_weight, "pop": pop_weight}), "tune", k, v) for k, v in m.items()]
         if m["recall@20"] > best[0]:
