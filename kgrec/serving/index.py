@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from kgrec.kg.errors import ModelError, UnknownEntityError
 
@@ -30,6 +31,19 @@ from kgrec.kg.errors import ModelError, UnknownEntityError
 INDEX_FORMAT = 1
 #: Candidates the basket completion normalises over (neighbours plus the model's best this many).
 BASKET_POOL = 200
+
+
+_BLAS: list[ThreadpoolController] = []
+
+
+def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``matrix @ vector`` on one BLAS thread: a server answers many requests at once on few cores, and
+    a multi-threaded BLAS call per request makes them wait for each other (p50 27 ms → 1.7 ms over
+    24,915 products on a busy 2-core machine)."""
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    with _BLAS[0].limit(limits=1, user_api="blas"):
+        return matrix @ vector
 
 
 def z_score(x: np.ndarray) -> np.ndarray:
@@ -160,14 +174,14 @@ class ServingIndex:
 
     def user_scores(self, user: int) -> np.ndarray:
         """Served score of every product for a graph user (one matrix-vector product)."""
-        return self._fuse(self.item_emb @ self.user_emb[user], self.history(user))
+        return self._fuse(matvec(self.item_emb, self.user_emb[user]), self.history(user))
 
     def basket_scores(self, rows: list[int] | np.ndarray) -> np.ndarray:
         """Served score of every product for an anonymous basket (its items act as a history)."""
         rows = np.unique(np.asarray(rows, dtype=np.int64))
         if rows.size == 0:
             raise ModelError("an empty basket cannot be scored: give at least one product id")
-        return self._fuse(self.item_emb @ self.item_emb[rows].mean(0), rows)
+        return self._fuse(matvec(self.item_emb, self.item_emb[rows].mean(0)), rows)
 
     @staticmethod
     def top(scores: np.ndarray, k: int, exclude: np.ndarray | Sequence[int] = (), allowed: np.ndarray | None = None) -> list[tuple[int, float]]:  # fmt: skip
