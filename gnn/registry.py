@@ -9,6 +9,7 @@ name             class                                       config
 ``hetero_sage``  ``gnn.models.hetero_sage.HeteroSAGE``       ``HeteroSAGEConfig``
 ``lightgcn``     ``gnn.models.lightgcn.LightGCNRec``         ``LightGCNConfig``
 ``crosscbr``     ``gnn.models.bundle_gnn.CrossViewBundleModel``  ``BundleModelConfig``
+``bundle_ease``  ``gnn.models.bundle_fusion.BundleEASE``     ``BundleEASEConfig``
 ``popularity``   ``gnn.models.baselines.Popularity``         —
 ``itemknn``      ``gnn.models.baselines.ItemKNN``            ``ItemKNNConfig``
 ``ease``         ``gnn.models.baselines.EASE``               ``EASEConfig``
@@ -84,6 +85,7 @@ def _fit_on_train(build: Callable[[PreparedData, Any], RecModel]) -> Callable[[P
 
 def _entries() -> dict[str, ModelEntry]:
     from kgrec.gnn.models import baselines
+    from kgrec.gnn.models.bundle_fusion import BundleEASE, BundleEASEConfig
     from kgrec.gnn.models.bundle_gnn import BundleModelConfig, CrossViewBundleModel
     from kgrec.gnn.models.hetero_sage import HeteroSAGE, HeteroSAGEConfig
     from kgrec.gnn.models.kgcf import KGCF, KGCFConfig
@@ -105,6 +107,7 @@ def _entries() -> dict[str, ModelEntry]:
         ModelEntry(HeteroSAGE, HeteroSAGEConfig, _hetero_sage),
         ModelEntry(LightGCNRec, LightGCNConfig, _fit_on_train(lightgcn)),
         ModelEntry(CrossViewBundleModel, BundleModelConfig),  # built by gnn.bundle_recs from the bundle graph
+        ModelEntry(BundleEASE, BundleEASEConfig),  # Youshu benchmark: fused with crosscbr there
         ModelEntry(baselines.Popularity, None, _fit_on_train(lambda p, c: baselines.Popularity())),
         ModelEntry(baselines.ItemKNN, baselines.ItemKNNConfig, _fit_on_train(lambda p, c: baselines.ItemKNN(c))),
         ModelEntry(baselines.EASE, baselines.EASEConfig, _fit_on_train(lambda p, c: baselines.EASE(c))),
