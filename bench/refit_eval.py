@@ -165,12 +165,14 @@ def train_kgcf(
         Result(label, "valid", "best_epoch", float(hist.best_epoch)),
         Result(label, "valid", "epochs", float(len(hist.history))),
         Result(label, "valid", "epoch_s", hist.epoch_seconds),
+        Result(label, "valid", "epoch_cpu_s", hist.epoch_cpu_seconds),
     ]
     set_seed(schedule.seed)
     final = model_for_data("kgcf", refit, config)
     again = train_model(final, refit.split, replace(schedule, epochs=max(hist.best_epoch, 1), patience=10**6))
     out.results += [Result(label, "test", "epochs", float(len(again.history)))]
     out.results += [Result(label, "test", "epoch_s", again.epoch_seconds)]
+    out.results += [Result(label, "test", "epoch_cpu_s", again.epoch_cpu_seconds)]
     for name, view in (pick(valid) if pick else {v: v for v in views}).items():
         final.config = replace(config, **views[view])
         test_once(final, name, refit, out)

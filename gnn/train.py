@@ -99,6 +99,9 @@ class EpochStats:
     valid: dict[str, float]
     seconds: float
     train_seconds: float = 0.0
+    #: CPU seconds of this process spent training (all threads): on a shared, overloaded machine the wall
+    #: clock measures the neighbours, this measures the work (≈ wall × threads on an idle machine)
+    train_cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -127,6 +130,11 @@ class TrainResult:
     def epoch_seconds(self) -> float:
         """Mean training seconds per epoch (validation excluded)."""
         return float(np.mean([s.train_seconds for s in self.history])) if self.history else 0.0
+
+    @property
+    def epoch_cpu_seconds(self) -> float:
+        """Mean process CPU seconds per training epoch (validation excluded; all threads summed)."""
+        return float(np.mean([s.train_cpu_seconds for s in self.history])) if self.history else 0.0
 
 
 def set_seed(seed: int) -> None:
@@ -253,7 +261,7 @@ def run_training(
             last = first - 1
     bar = _progress(config)
     for epoch in range(first, last + 1):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         model.train()
         total, steps = 0.0, 0
         for batch in batches(epoch):
@@ -265,7 +273,7 @@ def run_training(
             value.backward()
             optimizer.step()
             total, steps = total + float(value.detach()), steps + 1
-        train_s = time.perf_counter() - t0
+        train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
         out_of_time = config.time_budget_s is not None and time.perf_counter() - start > config.time_budget_s
         last_epoch = epoch == config.epochs or out_of_time
         valid: dict[str, float] = {}
@@ -280,7 +288,7 @@ def run_training(
                 best_state = copy.deepcopy({k: t.detach().cpu() for k, t in model.state_dict().items()})
             else:
                 bad += 1
-        stats = EpochStats(epoch, total / max(steps, 1), valid, time.perf_counter() - t0, train_s)
+        stats = EpochStats(epoch, total / max(steps, 1), valid, time.perf_counter() - t0, train_s, train_cpu_s)
         result.history.append(stats)
         if validation is None:
             result.best_epoch, result.best_valid = epoch, stats.loss
