@@ -5,42 +5,48 @@
 // parameters: $user_id: str, $product_ids: list[str], $limit: int = 5
 // returns: product_id, title, copurchase [...], bundles [...], shared [...]
 MATCH (u:User {id: $user_id})
+WITH u, COLLECT { MATCH (u)-[pu:PURCHASED]->(x:Product) RETURN {x: x, c: pu.count} } AS mine
+WITH u, mine, [m IN mine | m.x] AS xs
 UNWIND $product_ids AS pid
 MATCH (p:Product {id: pid})
-CALL (u, p) {
-  OPTIONAL MATCH (u)-[pu:PURCHASED]->(x:Product)-[r:BOUGHT_WITH]->(p)
+CALL (p, mine) {
+  UNWIND mine AS m
+  WITH m.x AS x, m.c AS c
+  MATCH (x)-[r:BOUGHT_WITH]->(p)
   WHERE x <> p
-  WITH x, pu, r
+  WITH x, c, r
   ORDER BY coalesce(r.lift, 0.0) DESC, coalesce(r.orders, 0) DESC, x.id
   LIMIT $limit
-  RETURN collect(CASE WHEN x IS NULL THEN null ELSE {via_id: x.id, via_title: x.title,
-    bought_count: coalesce(pu.count, 1), lift: r.lift, confidence: r.confidence, support: r.support,
-    orders: r.orders} END) AS copurchase
+  RETURN collect({via_id: x.id, via_title: x.title, bought_count: coalesce(c, 1), lift: r.lift,
+    confidence: r.confidence, support: r.support, orders: r.orders}) AS copurchase
 }
-CALL (u, p) {
+CALL (u, p, xs) {
   OPTIONAL MATCH (b:Bundle)-[:INCLUDES]->(p)
   WITH b, CASE WHEN b IS NULL THEN [] ELSE
-       COLLECT { MATCH (u)-[:PURCHASED]->(x:Product)<-[:INCLUDES]-(b) WHERE x <> p RETURN x ORDER BY x.id } END AS xs,
+       COLLECT { MATCH (x:Product)<-[:INCLUDES]-(b) WHERE x IN xs AND x <> p RETURN x ORDER BY x.id } END AS bx,
        b IS NOT NULL AND EXISTS { (u)-[:INTERACTED_WITH]->(b) } AS interacted
-  WHERE b IS NULL OR size(xs) > 0 OR interacted
-  WITH b, xs, interacted
-  ORDER BY size(xs) DESC, interacted DESC, b.id
+  WHERE b IS NULL OR size(bx) > 0 OR interacted
+  WITH b, bx, interacted
+  ORDER BY size(bx) DESC, interacted DESC, b.id
   LIMIT $limit
   RETURN collect(CASE WHEN b IS NULL THEN null ELSE {bundle_id: b.id, bundle_title: b.title, source: b.source,
-    bundle_size: COUNT { (b)-[:INCLUDES]->(:Product) }, owned: size(xs), interacted: interacted,
-    via_ids: [x IN xs[..3] | x.id], via_titles: [x IN xs[..3] | x.title]} END) AS bundles
+    bundle_size: COUNT { (b)-[:INCLUDES]->(:Product) }, owned: size(bx), interacted: interacted,
+    via_ids: [x IN bx[..3] | x.id], via_titles: [x IN bx[..3] | x.title]} END) AS bundles
 }
-CALL (u, p) {
-  CALL (u, p) {
-    MATCH (u)-[:PURCHASED]->(x:Product)-[:IN_CATEGORY]->(c:Category)<-[:IN_CATEGORY]-(p)
+CALL (u, p, xs) {
+  CALL (u, p, xs) {
+    UNWIND xs AS x
+    MATCH (x)-[:IN_CATEGORY]->(c:Category)<-[:IN_CATEGORY]-(p)
     WHERE x <> p
     RETURN 'category' AS kind, c.path AS shared_key, c.path AS shared_name, coalesce(c.level, 0) AS level, x
     UNION ALL
-    MATCH (u)-[:PURCHASED]->(x:Product)-[:MADE_BY]->(b:Brand)<-[:MADE_BY]-(p)
+    UNWIND xs AS x
+    MATCH (x)-[:MADE_BY]->(b:Brand)<-[:MADE_BY]-(p)
     WHERE x <> p
     RETURN 'brand' AS kind, b.name AS shared_key, b.name AS shared_name, 0 AS level, x
     UNION ALL
-    MATCH (u)-[:PURCHASED]->(x:Product)-[:HAS_ATTRIBUTE]->(a:Attribute)<-[:HAS_ATTRIBUTE]-(p)
+    UNWIND xs AS x
+    MATCH (x)-[:HAS_ATTRIBUTE]->(a:Attribute)<-[:HAS_ATTRIBUTE]-(p)
     WHERE x <> p
     RETURN 'attribute' AS kind, a.key AS shared_key, coalesce(a.name + ' ' + a.value, a.key) AS shared_name,
            0 AS level, x
@@ -49,10 +55,10 @@ CALL (u, p) {
     RETURN 'profile' AS kind, a.key AS shared_key, coalesce(a.name + ' ' + a.value, a.key) AS shared_name,
            0 AS level, null AS x
   }
-  WITH kind, shared_key, shared_name, level, collect(DISTINCT x) AS xs
-  ORDER BY size(xs) DESC, level DESC, kind, shared_key
+  WITH kind, shared_key, shared_name, level, collect(DISTINCT x) AS sx
+  ORDER BY size(sx) DESC, level DESC, kind, shared_key
   LIMIT $limit
-  RETURN collect({kind: kind, shared_key: shared_key, shared_name: shared_name, level: level, products: size(xs),
-    via_ids: [x IN xs[..3] | x.id], via_titles: [x IN xs[..3] | x.title]}) AS shared
+  RETURN collect({kind: kind, shared_key: shared_key, shared_name: shared_name, level: level, products: size(sx),
+    via_ids: [x IN sx[..3] | x.id], via_titles: [x IN sx[..3] | x.title]}) AS shared
 }
 RETURN p.id AS product_id, p.title AS title, copurchase, bundles, shared

@@ -6,9 +6,11 @@
 MATCH (u:User {id: $user_id})-[:PURCHASED]->(x:Product)<-[:PURCHASED]-(v:User)
 WHERE v <> u
 WITH v, collect(DISTINCT x) AS xs
-MATCH (v)-[:PURCHASED]->(p:Product)
-WHERE p.id IN $product_ids
-WITH p, v, [x IN xs WHERE x <> p] AS xs
+WITH collect({v: v, xs: xs}) AS sims, collect(v) AS vs
+UNWIND $product_ids AS pid
+MATCH (p:Product {id: pid})<-[:PURCHASED]-(v:User)
+WHERE v IN vs
+WITH p, v, [x IN [s IN sims WHERE s.v = v][0].xs WHERE x <> p] AS xs
 WHERE size(xs) > 0
 WITH p, v, xs, size(xs) AS overlap
 ORDER BY overlap DESC, v.id
