@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -252,7 +252,8 @@ def run_training(
         optimizer.load_state_dict(saved["optimizer"])
         best_state, bad = saved["best_state"], int(saved["bad"])
         result.best_epoch, result.best_valid = int(saved["best_epoch"]), float(saved["best_valid"])
-        result.history = [EpochStats(**h) for h in saved["history"]]
+        known = {f.name for f in fields(EpochStats)}  # a state from a kgrec with other per-epoch fields still loads
+        result.history = [EpochStats(**{k: v for k, v in h.items() if k in known}) for h in saved["history"]]
         _set_random_state(saved["random"], generators)
         start -= float(saved["seconds"])
         first = int(saved["epoch"]) + 1
