@@ -7,12 +7,16 @@ Recall@20 / NDCG@20 from ``gnn.metrics`` (binary relevance, log2(rank+1), DCG/ID
     .venv/bin/python -m bench.bundle_youshu                            # the reported run
     .venv/bin/python -m bench.bundle_youshu --epochs 2 --out /tmp      # smoke run
 
-Models: ``crosscbr`` (gnn.models.bundle_gnn.CrossViewBundleModel, trained by
-``gnn.train.train_model``: early stopping on tune Recall@20 every ``eval_every`` epochs),
-``popularity`` (training bundle counts), ``item-overlap`` (share of the bundle's items the user
-interacted with) and ``crosscbr+popularity`` (the GNN score plus alpha * log(1 + training count),
-alpha chosen on tune). ``crosscbr-item-view`` is the same trained GNN scoring every bundle as if it were new (from its items
-only, ``score_new_bundles``): how well unseen bundles are ranked without retraining.
+Models: ``popularity`` (training bundle counts), ``item-overlap`` (share of the bundle's items the
+user interacted with), ``bundle_ease`` (gnn.models.bundle_fusion.BundleEASE: EASE whose bundle
+Gram matrix also counts shared items and item profiles; every ``EASE_GRID`` x ``PROFILE_INPUTS``
+configuration is a ``tune`` row, the best is tested), ``crosscbr``
+(gnn.models.bundle_gnn.CrossViewBundleModel, trained by ``gnn.train.train_model``: early stopping
+on tune Recall@20 every ``eval_every`` epochs, at most ``epochs``), ``crosscbr-item-view`` (the same
+GNN scoring every bundle as if it were new, from its items only: how well unseen bundles are ranked
+without retraining) and ``gnn``, the served bundle model: z(crosscbr) + w_e z(bundle_ease) +
+w_p z(log(1 + count)) (gnn.models.bundle_fusion.FusedBundleModel), every ``FUSION_GRID`` weight
+pair a ``tune`` row, the best tested once.
 """
 
 from __future__ import annotations
