@@ -19,15 +19,16 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kgrec.api_models import (
     BasketItems,
@@ -146,21 +147,7 @@ def create_app(settings: Settings | None = None, checkpoint: Path | None = None,
                   description="Knowledge-graph product and bundle recommendations, with explanations.")  # fmt: skip
     app.state.kgrec = state
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if token and request.url.path != "/health":
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                response = _error(401, "Unauthorized", "send the API token as `Authorization: Bearer <token>`")
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return response
-        if request.method in ("POST", "PUT", "PATCH"):
-            size = request.headers.get("content-length")
-            if size is None:
-                return _error(411, "LengthRequired", "send a Content-Length header with the JSON body")
-            if not size.isdigit() or int(size) > MAX_BODY_BYTES:
-                return _error(413, "PayloadTooLarge", f"request bodies are limited to {MAX_BODY_BYTES:,} bytes")
-        return await call_next(request)
+    app.add_middleware(Guard, token=token)
 
     @app.exception_handler(KgrecError)
     async def kgrec_error(request: Request, exc: KgrecError) -> JSONResponse:
@@ -190,6 +177,35 @@ def create_app(settings: Settings | None = None, checkpoint: Path | None = None,
 
     _add_routes(app, state)
     return app
+
+
+class Guard:
+    """Pure ASGI middleware (cheaper per request than ``BaseHTTPMiddleware``): the bearer token on every
+    route but /health, and the request-body limit (411 without Content-Length, 413 over the limit)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app, self.expected = app, f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        refusal = None
+        given = headers.get(b"authorization", b"")
+        if self.expected is not None and scope["path"] != "/health" and not hmac.compare_digest(given, self.expected):
+            refusal = _error(401, "Unauthorized", "send the API token as `Authorization: Bearer <token>`")
+            refusal.headers["WWW-Authenticate"] = "Bearer"
+        if refusal is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            size = headers.get(b"content-length")
+            if size is None:
+                refusal = _error(411, "LengthRequired", "send a Content-Length header with the JSON body")
+            elif not size.isdigit() or int(size) > MAX_BODY_BYTES:
+                refusal = _error(413, "PayloadTooLarge", f"request bodies are limited to {MAX_BODY_BYTES:,} bytes")
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _warm_bundles(serving: Serving) -> None:
