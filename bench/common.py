@@ -88,12 +88,22 @@ def commit() -> str:
         return "unknown"
 
 
+#: The code that runs is the code at START: taken when a benchmark imports this module, because other
+#: commits may land while a long benchmark runs and ``git describe`` at write time would name them.
+STARTED_AT_COMMIT = commit()
+
+
 def script_sha(script: Path) -> str:
     """sha256 of the benchmark script's source (empty when the file cannot be read)."""
     try:
         return hashlib.sha256(script.read_bytes()).hexdigest()
     except OSError:
         return ""
+
+
+_started_script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+#: sha of the running benchmark's script as it was at start (edits during a run do not change it)
+_STARTED_SCRIPT_SHA = {_started_script: script_sha(_started_script)} if _started_script else {}
 
 
 def versions() -> dict[str, str]:
@@ -135,8 +145,8 @@ def write_results(
         "benchmark": name,
         "dataset": dataset,
         "machine": machine(),
-        "commit": commit(),
-        "script_sha": script_sha(script),
+        "commit": STARTED_AT_COMMIT,
+        "script_sha": _STARTED_SCRIPT_SHA.get(script) or script_sha(script),
         "command": command or invocation(script),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": versions(),
