@@ -35,6 +35,7 @@ class BiasedMF(nn.Module):
     """Global mean + user/item biases + a dot product of user and item factors."""
 
     name = "mf"
+    mu: Tensor  # buffer: the training mean
 
     def __init__(self, num_users: int, num_items: int, global_mean: float, config: MFConfig | None = None) -> None:
         super().__init__()

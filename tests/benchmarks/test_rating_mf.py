@@ -25,7 +25,7 @@ def test_mf_recovers_a_low_rank_matrix_better_than_the_global_mean() -> None:
     train, valid, test = low_rank_ratings()
     torch.manual_seed(0)
     model = BiasedMF(40, 30, float(train.values.mean()), MFConfig(dim=4, reg=0.001))
-    config = TrainConfig(epochs=300, lr=0.03, weight_decay=0.0, patience=30, batch_size=256, progress=False)
+    config = TrainConfig(epochs=300, lr=0.03, weight_decay=0.0, patience=30, progress=False, device="cpu")
     result = train_mf(model, train, valid, config)
     mean_rmse = rmse(torch.full((len(test),), float(train.values.mean())), test.values)
     assert rmse(model.predict(test.users, test.items), test.values) < 0.5 * mean_rmse
