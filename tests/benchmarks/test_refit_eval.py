@@ -79,3 +79,22 @@ def test_rank_targets_compare_the_served_gnn_with_the_best_tuned_baseline() -> N
     assert targets[0].check(values) is False
     assert targets[1].check(values) is None  # NDCG not measured
     assert targets[2].check(values) is False  # the hybrid without the GNN is better
+
+
+def test_cold_only_ties_rank_like_a_coin_toss_not_in_the_models_favour() -> None:
+    """A model that scores every cold product alike must not get a good cold-only ranking from tie order."""
+    num_items = 50
+    everything_bought = torch.zeros(num_items, dtype=torch.long)  # product 0 only: 49 cold products
+    # targets on exactly the cold products that torch.topk returns first for an all-equal row
+    favoured = [int(i) for i in torch.zeros(1, num_items)[:, 1:].topk(20).indices[0] + 1]
+    users = torch.arange(len(favoured))
+    train = Interactions(len(users), num_items, torch.stack([users, everything_bought[: len(users)]]))
+    test = Interactions(len(users), num_items, torch.stack([users, torch.tensor(favoured)]))
+    split = LinkSplit(train, Interactions(len(users), num_items, torch.zeros(2, 0, dtype=torch.long)), test)
+    flat = Fixed(torch.zeros(len(users), num_items))  # no opinion at all on the cold products
+    assert int(cold_items(split).sum()) == num_items - 1
+    recall = {r.metric: r.value for r in cold_rows(flat, "flat", split)}["cold_only_recall@20"]
+    assert recall < 0.8  # topk's own tie order would give 1.0; a random order about 20/49
+    ranked = torch.zeros(len(users), num_items)
+    ranked[users, torch.tensor(favoured)] = 1.0  # a model that does know: ranks every target first
+    assert {r.metric: r.value for r in cold_rows(Fixed(ranked), "knows", split)}["cold_only_recall@20"] == 1.0
