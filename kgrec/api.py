@@ -136,10 +136,9 @@ def create_app(settings: Settings | None = None, checkpoint: Path | None = None,
             state.connection()
         except Neo4jUnavailableError as exc:  # serve anyway: /health says why, routes answer 503
             log.warning("starting without Neo4j: %s", exc)
-        if state.serving.configured:
-            threading.Thread(target=state.keep_fresh, args=(refresh_s,), name="kgrec-serving", daemon=True).start()
-        if warm_bundles:
-            threading.Thread(target=_warm_bundles, args=(state.serving,), name="kgrec-bundles", daemon=True).start()
+        threading.Thread(
+            target=_start_background, args=(state, refresh_s, warm_bundles), name="kgrec-start", daemon=True
+        ).start()
         yield
         state.close()
 
@@ -179,9 +178,14 @@ def create_app(settings: Settings | None = None, checkpoint: Path | None = None,
     return app
 
 
+#: Routes answered without the bearer token: the health probe and the explorer page (no data in it).
+OPEN_PATHS = frozenset({"/health", "/"})
+
+
 class Guard:
     """Pure ASGI middleware (cheaper per request than ``BaseHTTPMiddleware``): the bearer token on every
-    route but /health, and the request-body limit (411 without Content-Length, 413 over the limit)."""
+    route but ``OPEN_PATHS`` (/health, and / whose page holds no data and sends the token from
+    ``/#token=...`` itself), and the request-body limit (411 without Content-Length, 413 over the limit)."""
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app, self.expected = app, f"Bearer {token}".encode() if token else None
@@ -193,7 +197,11 @@ class Guard:
         headers = dict(scope["headers"])
         refusal = None
         given = headers.get(b"authorization", b"")
-        if self.expected is not None and scope["path"] != "/health" and not hmac.compare_digest(given, self.expected):
+        if (
+            self.expected is not None
+            and scope["path"] not in OPEN_PATHS
+            and not hmac.compare_digest(given, self.expected)
+        ):
             refusal = _error(401, "Unauthorized", "send the API token as `Authorization: Bearer <token>`")
             refusal.headers["WWW-Authenticate"] = "Bearer"
         if refusal is None and scope["method"] in ("POST", "PUT", "PATCH"):
@@ -206,6 +214,21 @@ class Guard:
             await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _start_background(state: AppState, refresh_s: float, warm_bundles: bool) -> None:
+    """Import the model stack once, in one thread, then start the loader and the bundle warm-up.
+
+    Two threads importing torch_geometric at the same moment can hit Python's import-deadlock
+    detection (``_DeadlockError``) and leave the model unloaded for good; importing it first here
+    makes the two threads find it in ``sys.modules``.
+    """
+    if state.serving.configured or warm_bundles:
+        import torch_geometric  # noqa: F401  (see the docstring)
+    if state.serving.configured:
+        threading.Thread(target=state.keep_fresh, args=(refresh_s,), name="kgrec-serving", daemon=True).start()
+    if warm_bundles:
+        threading.Thread(target=_warm_bundles, args=(state.serving,), name="kgrec-bundles", daemon=True).start()
 
 
 def _warm_bundles(serving: Serving) -> None:

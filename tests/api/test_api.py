@@ -161,7 +161,9 @@ def test_token_body_limits_and_errors_without_internals(
 ) -> None:
     app = create_app(settings_for(test_credentials), serving=popularity_serving(shop), token="s3cret")
     with TestClient(app) as guarded:
-        assert guarded.get("/health").status_code == 200  # the one open route
+        assert guarded.get("/health").status_code == 200  # open: the probe
+        page = guarded.get("/")  # open: the explorer page holds no data, it sends the token itself
+        assert page.status_code == 200 and "kgrec-token" in page.text
         denied = guarded.get("/users/U1/recommendations")
         assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
         assert guarded.get("/products/P1", headers={"Authorization": "Bearer wrong"}).status_code == 401
