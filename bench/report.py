@@ -46,6 +46,10 @@ def _at_least(model: str, metric: str, limit: float, split: str = "test") -> Cal
     return lambda v: None if (x := _get(v, model, metric, split)) is None else x >= limit
 
 
+def _above(model: str, metric: str, limit: float, split: str = "test") -> Callable[[Values], bool | None]:
+    return lambda v: None if (x := _get(v, model, metric, split)) is None else x > limit
+
+
 RANK_BASELINES = ("popularity", "itemknn", "text", "ease", "rp3beta", "lightgcn")  # tuned on valid, refitted
 TARGETS: dict[str, list[Target]] = {
     "ingest-online-retail": [Target("whole cleaned file in under 60 s", _at_most("batched", "seconds", 60.0, "all"))],
@@ -86,8 +90,8 @@ TARGETS: dict[str, list[Target]] = {
         Target("LightGCN ≤ 15 s per epoch (2 threads)", _at_most("lightgcn", "epoch_s", 15.0)),
     ],
     "bundle-youshu": [
-        Target("crosscbr Recall@20 above CrossCBR (0.2823)", _at_least("crosscbr", "recall@20", 0.2823)),
-        Target("crosscbr NDCG@20 above CrossCBR (0.1670)", _at_least("crosscbr", "ndcg@20", 0.1670)),
+        Target("gnn Recall@20 above BundleGT (0.2905)", _above("gnn", "recall@20", 0.2905)),
+        Target("gnn NDCG@20 above BundleGT (0.1737)", _above("gnn", "ndcg@20", 0.1737)),
     ],
     "basket-online-retail": [
         Target(
