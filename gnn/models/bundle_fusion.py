@@ -34,6 +34,7 @@ from torch import Tensor
 
 from kgrec.gnn.contract import Interactions, RecModel
 from kgrec.gnn.graph_ops import binary_matrix, interaction_matrix
+from kgrec.gnn.models.bundle_gnn import check_side_graphs
 from kgrec.kg.errors import ModelError
 
 #: :math:`Y_{ub}` counts at most this many of the bundle's items.
@@ -74,10 +75,8 @@ class BundleEASE(RecModel):
     ) -> None:
         super().__init__()
         self.config = config or BundleEASEConfig()
+        check_side_graphs(num_users, num_bundles, num_items, user_items, bundle_items)
         ui, bi = user_items.long().cpu().numpy(), bundle_items.long().cpu().numpy()
-        for name, e, rows in (("user_items", ui, num_users), ("bundle_items", bi, num_bundles)):
-            if e.size and (int(e[0].max()) >= rows or int(e[1].max()) >= num_items):
-                raise ModelError(f"{name} holds ids outside [0, {rows}) x [0, {num_items})")
         self.num_users, self.num_bundles = num_users, num_bundles
         self._members = binary_matrix(bi[0], bi[1], (num_bundles, num_items))
         overlap = (binary_matrix(ui[0], ui[1], (num_users, num_items)) @ self._members.T).tocsr()

@@ -43,6 +43,7 @@ from torch import Tensor
 
 from kgrec.gnn.contract import Interactions, RecModel, TrainBatch
 from kgrec.gnn.graph_ops import bipartite_adjacency, mean_pool_matrix, normalized_adjacency
+from kgrec.gnn.models.kgcf_ops import SymSpMM
 from kgrec.kg.errors import ModelError
 
 
@@ -61,23 +62,21 @@ class BundleModelConfig:
     item_view_bundles: bool = False
 
 
+def check_side_graphs(
+    num_users: int, num_bundles: int, num_items: int, user_items: Tensor, bundle_items: Tensor
+) -> None:
+    """ModelError when the user→item or bundle→item ``[2, E]`` edges hold ids outside the catalogue."""
+    for name, edges, n_rows in (("user_items", user_items, num_users), ("bundle_items", bundle_items, num_bundles)):
+        if edges.numel() and (int(edges[0].max()) >= n_rows or int(edges[1].max()) >= num_items):
+            raise ModelError(
+                f"{name} holds ids outside [0, {n_rows}) x [0, {num_items}): build the id maps over the whole catalogue"
+            )
+
+
 def _drop(edges: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
     if ratio <= 0:
         return edges
     return edges[:, rng.random(edges.shape[1]) >= ratio]
-
-
-class _SymmetricMM(torch.autograd.Function):
-    """``A @ X`` for a constant symmetric sparse ``A``: the backward is ``A @ G`` (no transpose built)."""
-
-    @staticmethod
-    def forward(ctx: Any, graph: Tensor, x: Tensor) -> Tensor:
-        ctx.graph = graph
-        return torch.sparse.mm(graph, x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
-        return None, torch.sparse.mm(ctx.graph, grad)
 
 
 class _PoolMM(torch.autograd.Function):
@@ -121,12 +120,7 @@ class CrossViewBundleModel(RecModel):
         super().__init__()
         self.config = config or BundleModelConfig()
         self.num_users, self.num_bundles, self.num_items = num_users, num_bundles, num_items
-        for name, edges, n_rows in (("user_items", user_items, num_users), ("bundle_items", bundle_items, num_bundles)):
-            if edges.numel() and (int(edges[0].max()) >= n_rows or int(edges[1].max()) >= num_items):
-                raise ModelError(
-                    f"{name} holds ids outside [0, {n_rows}) x [0, {num_items}): "
-                    "build the id maps over the whole catalogue"
-                )
+        check_side_graphs(num_users, num_bundles, num_items, user_items, bundle_items)
         generator = torch.Generator().manual_seed(self.config.seed)
         d = self.config.dim
         self.user_emb = torch.nn.Parameter(torch.empty(num_users, d))
@@ -187,7 +181,7 @@ class CrossViewBundleModel(RecModel):
         features = torch.cat([a, b])
         total = features
         for layer in range(self.config.layers):
-            features = _SymmetricMM.apply(graph, features) / (layer + 2)
+            features = SymSpMM.apply(graph, features) / (layer + 2)
             total = total + F.normalize(features, dim=1)
         return total[: a.size(0)], total[a.size(0) :]
 
