@@ -8,15 +8,25 @@ context manager). Transient failures are retried by the driver's managed transac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
+from kgrec.kg.credentials import Neo4jCredentials
 from kgrec.kg.cypher import CLEAR_NODES, CLEAR_RELATIONSHIPS
 from kgrec.kg.errors import Neo4jUnavailableError, NotConnectedError
+
+__all__ = [
+    "DEFAULT_DELETE_BATCH_SIZE",
+    "DEFAULT_WRITE_BATCH_SIZE",
+    "GraphConnection",
+    "Neo4jCredentials",  # defined in kg/credentials.py (no driver import); re-exported for callers
+    "WriteSummary",
+    "batched",
+]
 
 T = TypeVar("T")
 Row = Mapping[str, Any]
@@ -25,16 +35,6 @@ Row = Mapping[str, Any]
 DEFAULT_WRITE_BATCH_SIZE = 5_000
 #: Rows per ``CALL { ... } IN TRANSACTIONS`` of a whole-graph delete.
 DEFAULT_DELETE_BATCH_SIZE = 10_000
-
-
-@dataclass(frozen=True)
-class Neo4jCredentials:
-    """Where the server is and how to log in (the URI comes from ``Settings`` or a ``LocalNeo4j``)."""
-
-    uri: str
-    user: str = "neo4j"
-    password: str = field(default="", repr=False)
-    database: str = "neo4j"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgrec.kg.connection import GraphConnection, Neo4jCredentials
+from kgrec.kg.credentials import Neo4jCredentials
 from kgrec.kg.errors import Neo4jUnavailableError
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
@@ -193,6 +193,8 @@ class LocalNeo4j:
         return pid if _alive(pid) else None
 
     def _bolt_answers(self) -> bool:
+        from kgrec.kg.connection import GraphConnection  # the driver loads only when a server is probed
+
         try:
             with GraphConnection(self.credentials()):
                 return True

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kgrec.kg.connection import Neo4jCredentials
+from kgrec.kg.credentials import Neo4jCredentials
 from kgrec.kg.local_server import LocalNeo4j, ServerConfig
 
 
