@@ -23,24 +23,13 @@ from tqdm import tqdm
 
 from kgrec.ingest import writer
 from kgrec.ingest.canonical import CanonicalTables, read_folder
+from kgrec.ingest.datasets import DATASET_FOLDERS, DEFAULT_DATA_DIR, NAMED_SOURCES, SAMPLE_DIR
 from kgrec.ingest.validate import FileValidation, Lookup, validate_tables
 from kgrec.kg import cypher
 from kgrec.kg.connection import DEFAULT_WRITE_BATCH_SIZE, GraphConnection, WriteSummary, batched
 from kgrec.kg.copurchase import DEFAULT_MIN_ORDERS, CopurchaseSummary, recompute_bought_with
 from kgrec.kg.errors import IngestError
 from kgrec.kg.schema import Label, ensure_schema
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = ROOT / "data" / "sample"
-DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
-NAMED_SOURCES = ("sample", "online-retail", "movielens", "youshu", "amazon-book")
-#: The folder under ``data_dir`` each named dataset is read from.
-DATASET_FOLDERS = {
-    "online-retail": "online-retail",
-    "movielens": "ml-100k",
-    "youshu": "youshu",
-    "amazon-book": "amazon-book-kgat",
-}
 
 Writer = Callable[[GraphConnection, pd.DataFrame, int, Callable[[int], None] | None], WriteSummary]
 WRITERS: dict[str, Writer] = {

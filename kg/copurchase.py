@@ -24,8 +24,8 @@ from scipy import sparse
 from kgrec.kg import cypher
 from kgrec.kg.baskets import binary_matrix, cooccurrence
 from kgrec.kg.connection import DEFAULT_DELETE_BATCH_SIZE, DEFAULT_WRITE_BATCH_SIZE, GraphConnection, WriteSummary
+from kgrec.kg.defaults import DEFAULT_MIN_ORDERS
 
-DEFAULT_MIN_ORDERS = 2
 STATS_COLUMNS = ["source", "target", "orders", "support", "confidence", "lift"]
 
 

@@ -11,19 +11,22 @@ instead of its own copy::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from kgrec.config import Settings
-from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import ConnectionLostError, KgrecError, Neo4jUnavailableError
+
+if TYPE_CHECKING:  # the driver (and pandas under it) loads only in commands that open the graph
+    from kgrec.kg.connection import GraphConnection
 
 #: What to do when the server goes away mid-command; commands that can be safely re-run say so.
 RERUN_ADVICE = "restart it with `kgrec db start` (`kgrec db status` shows it), then run the same command again"
@@ -50,6 +53,27 @@ def as_kgrec_error(error: BaseException, advice: str = RERUN_ADVICE) -> KgrecErr
     """
     if isinstance(error, KgrecError):
         return error
+    driver_error = _driver_error(error, advice)
+    if driver_error is not None:
+        return driver_error
+    if isinstance(error, ValidationError):
+        return KgrecError(f"invalid setting ({_short(error)}): fix the KGREC_* environment variable or .kgrec.env")
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return KgrecError(f"cannot access{where}: {error.strerror or error}; check the path, permissions and free disk")
+    return None
+
+
+def _driver_error(error: BaseException, advice: str) -> KgrecError | None:
+    """The ``KgrecError`` for a neo4j driver error; None when ``error`` is not one.
+
+    A command that never imported the driver cannot raise its errors, so the driver is not
+    imported here just to test for them (that would cost every command the driver's start-up).
+    """
+    if "neo4j.exceptions" not in sys.modules:
+        return None
+    from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
     if isinstance(error, (ServiceUnavailable, SessionExpired)):
         return ConnectionLostError(f"The Neo4j server stopped answering ({_short(error)}): {advice}")
     if isinstance(error, Neo4jError):
@@ -59,11 +83,6 @@ def as_kgrec_error(error: BaseException, advice: str = RERUN_ADVICE) -> KgrecErr
         )
     if isinstance(error, DriverError):
         return Neo4jUnavailableError(f"The Neo4j driver failed ({_short(error)}): {advice}")
-    if isinstance(error, ValidationError):
-        return KgrecError(f"invalid setting ({_short(error)}): fix the KGREC_* environment variable or .kgrec.env")
-    if isinstance(error, OSError):
-        where = f" {error.filename}" if error.filename else ""
-        return KgrecError(f"cannot access{where}: {error.strerror or error}; check the path, permissions and free disk")
     return None
 
 
@@ -83,9 +102,10 @@ def failing_cleanly(advice: str = RERUN_ADVICE) -> Iterator[None]:
         yield
     except KeyboardInterrupt as interrupt:
         raise fail("interrupted", code=130) from interrupt
-    except (KgrecError, DriverError, Neo4jError, OSError, ValidationError) as error:
+    except Exception as error:
         mapped = as_kgrec_error(error, advice)
-        assert mapped is not None  # every caught type maps
+        if mapped is None:  # a bug: keep its traceback
+            raise
         raise fail(mapped) from error
 
 
@@ -98,6 +118,8 @@ def open_graph(
     Any ``KgrecError``, driver or file error inside the block (no server, bad password, unknown id,
     server killed mid-command) becomes :func:`fail` with one line; ``advice`` as in :func:`failing_cleanly`.
     """
+    from kgrec.kg.connection import GraphConnection
+
     with failing_cleanly(advice):
         settings = settings or Settings()
         with GraphConnection(settings.credentials()) as conn:

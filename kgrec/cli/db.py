@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from kgrec.cli.common import console, failing_cleanly, open_graph
 from kgrec.config import Settings
-from kgrec.kg.connection import GraphConnection
 from kgrec.kg.local_server import DB_DIR
-from kgrec.kg.schema import ensure_schema
-from kgrec.queries.runner import run_one
+
+if TYPE_CHECKING:  # the driver loads only in the commands that talk to the graph
+    from kgrec.kg.connection import GraphConnection
 
 db_app = typer.Typer(help="Start, stop and inspect the project's own Neo4j server.", no_args_is_help=True)
 
@@ -21,6 +21,9 @@ db_app = typer.Typer(help="Start, stop and inspect the project's own Neo4j serve
 @db_app.command("start")
 def db_start() -> None:
     """Start the local Neo4j (or reuse the running one) and create the schema."""
+    from kgrec.kg.connection import GraphConnection
+    from kgrec.kg.schema import ensure_schema
+
     settings = Settings()
     if not settings.uses_local_server():
         console.print(f"KGREC_NEO4J_URI is set ({settings.neo4j_uri}): nothing to start.")
@@ -68,6 +71,8 @@ def db_status() -> None:
 
 def graph_counts(conn: GraphConnection) -> tuple[dict[str, int], dict[str, int]]:
     """Node counts per label and relationship counts per type (the named query graph_overview)."""
+    from kgrec.queries.runner import run_one
+
     row = run_one(conn, "graph_overview") or {"nodes": {}, "relationships": {}}
     return row["nodes"], row["relationships"]
 
@@ -94,6 +99,7 @@ def register_graph_commands(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from kgrec.gnn.shop_profile import ShopProfile
+        from kgrec.queries.runner import run_one
 
         with open_graph() as (_, conn):
             nodes, rels = graph_counts(conn)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from kgrec.cli.common import console, fail, failing_cleanly, open_graph
-from kgrec.ingest.pipeline import DEFAULT_DATA_DIR, NAMED_SOURCES, SAMPLE_DIR, IngestReport, ingest_source
-from kgrec.kg.copurchase import DEFAULT_MIN_ORDERS
+from kgrec.ingest.datasets import DEFAULT_DATA_DIR, NAMED_SOURCES, SAMPLE_DIR
+from kgrec.kg.defaults import DEFAULT_MIN_ORDERS
+
+if TYPE_CHECKING:  # the ingest stack (pandas, scipy, the driver) loads only when `kgrec ingest` runs
+    from kgrec.ingest.pipeline import IngestReport
 
 #: What to do when the server dies mid-ingest: every batch is one transaction and every write a MERGE.
 INGEST_ADVICE = (
@@ -91,6 +94,8 @@ def register(app: typer.Typer) -> None:
             delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
             if len(delimiter) != 1:
                 raise fail(f"--delimiter must be one character (or 'tab'), got {delimiter!r}")
+        from kgrec.ingest.pipeline import ingest_source
+
         with open_graph(advice=INGEST_ADVICE) as (settings, conn):
             report = ingest_source(
                 conn,

@@ -16,10 +16,10 @@ from rich.table import Table
 
 from kgrec.cli.common import console, fail, failing_cleanly, newest_checkpoint, open_graph
 from kgrec.config import Settings
-from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import ModelError
 
 if TYPE_CHECKING:
+    from kgrec.kg.connection import GraphConnection
     from kgrec.serving import Serving
 
 log = logging.getLogger(__name__)
