@@ -83,7 +83,9 @@ class AppState:
     def __init__(self, settings: Settings, serving: Serving | None, checkpoint: Path | None) -> None:
         self.settings = settings
         self.conn: GraphConnection | None = None  # made on first use: no network in constructors
-        self.serving = serving or Serving(self.connection, checkpoint, settings.device, seed=settings.seed)
+        self.serving = serving or Serving(
+            self.connection, checkpoint, settings.device, seed=settings.seed, path_index=True
+        )
         self._lock = threading.Lock()
         self.stop = threading.Event()
 

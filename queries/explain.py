@@ -289,12 +289,30 @@ def explain_many(
     ids = list(dict.fromkeys(product_ids))
     if not ids:
         return {}
-    params = {"user_id": user_id, "product_ids": ids, "limit": max(limit, 3)}
+    params = {"user_id": user_id, "product_ids": ids, "limit": page_query_limit(limit)}
     rows = run(conn, "explain_page", **params)
     if not rows:
         user_summary(conn, user_id)  # UnknownEntityError for an unknown user; else none of the products exist
         return {}
     similar = {r["product_id"]: r for r in run(conn, "explain_page_users", **params)}
+    return page_explanations(rows, similar, user_id, limit, lambda pid, title: _fallback(conn, pid, title, popularity))
+
+
+def page_query_limit(limit: int) -> int:
+    """How many rows of each kind the page queries return for ``limit`` reasons per product."""
+    return max(limit, 3)
+
+
+def page_explanations(
+    rows: Iterable[dict[str, Any]],
+    similar: dict[str, dict[str, Any]],
+    user_id: str,
+    limit: int,
+    fallback: Callable[[str, str | None], Reason],
+) -> dict[str, Explanation]:
+    """Explanations from ``explain_page`` rows and ``explain_page_users`` rows (by product id), from
+    Cypher or from the serving layer's path index (:mod:`kgrec.serving.page_paths`);
+    ``fallback(product_id, title)`` gives the reason of a product no path supports."""
     out: dict[str, Explanation] = {}
     for r in rows:
         pid = r["product_id"]
@@ -305,7 +323,7 @@ def explain_many(
             + _bundle_reasons(r["bundles"], user_id, pid)
             + _shared_reasons(r["shared"], user_id, pid)
         )
-        reasons = [x for x in reasons if x.strength > 0] or [_fallback(conn, pid, r["title"], popularity)]
+        reasons = [x for x in reasons if x.strength > 0] or [fallback(pid, r["title"])]
         out[pid] = Explanation(pid, title, rank_reasons(reasons, limit), user_id=user_id)
     return out
 

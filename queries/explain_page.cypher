@@ -4,8 +4,10 @@
 // purpose: and shared category / brand / attribute / profile (same rows as the explain_* queries)
 // parameters: $user_id: str, $product_ids: list[str], $limit: int = 5
 // returns: product_id, title, copurchase [...], bundles [...], shared [...]
+// note: kgrec/serving/page_paths.py computes the same rows from the serving layer's in-memory path index;
+// note: change both together (tests/serving/test_page_paths.py compares them)
 MATCH (u:User {id: $user_id})
-WITH u, COLLECT { MATCH (u)-[pu:PURCHASED]->(x:Product) RETURN {x: x, c: pu.count} } AS mine
+WITH u, COLLECT { MATCH (u)-[pu:PURCHASED]->(x:Product) RETURN {x: x, c: pu.count} ORDER BY x.id } AS mine
 WITH u, mine, [m IN mine | m.x] AS xs
 UNWIND $product_ids AS pid
 MATCH (p:Product {id: pid})
@@ -55,6 +57,8 @@ CALL (u, p, xs) {
     RETURN 'profile' AS kind, a.key AS shared_key, coalesce(a.name + ' ' + a.value, a.key) AS shared_name,
            0 AS level, null AS x
   }
+  WITH kind, shared_key, shared_name, level, x
+  ORDER BY x.id
   WITH kind, shared_key, shared_name, level, collect(DISTINCT x) AS sx
   ORDER BY size(sx) DESC, level DESC, kind, shared_key
   LIMIT $limit

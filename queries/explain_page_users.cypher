@@ -3,6 +3,7 @@
 // purpose: share purchases with the user (paths u-PURCHASED->x<-PURCHASED-v-PURCHASED->p), per candidate
 // parameters: $user_id: str, $product_ids: list[str], $limit: int = 5
 // returns: product_id, similar_users, max_overlap, buyers, top_users, shared_products, top_shared
+// note: kgrec/serving/page_paths.py computes the same rows in memory; change both together
 MATCH (u:User {id: $user_id})-[:PURCHASED]->(x:Product)<-[:PURCHASED]-(v:User)
 WHERE v <> u
 WITH v, collect(DISTINCT x) AS xs

@@ -6,8 +6,10 @@ from the graph (only what changed), or builds it when there is no usable cache; 
 does the same later (``kgrec serve`` polls it). Answers are typed (:mod:`kgrec.serving.types`,
 ``queries.explain.Explanation``, ``gnn.bundles`` / ``gnn.bundle_recs`` dataclasses).
 
-Model answers (recommend, similar, score, basket completion) read only the in-memory index; graph
-explanations for a page come from two batched queries; write-back stores top-k as
+Model answers (recommend, similar, score, basket completion) read only the in-memory index. Graph
+explanations for a page come from the path index (:mod:`kgrec.serving.path_index`, the facts the
+paths walk, in memory) when it is enabled (``kgrec serve``), else from two batched queries (a
+one-shot CLI call would spend longer reading the index than querying). Write-back stores top-k as
 ``(User)-[:RECOMMENDED {score, rank, model, at}]->(Product)`` in UNWIND batches.
 """
 
@@ -28,9 +30,19 @@ import numpy as np
 from kgrec.kg import cypher
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import KgrecError, ModelError
-from kgrec.queries.explain import Explanation, explain, explain_basket_many, explain_many
+from kgrec.queries.explain import (
+    Explanation,
+    explain,
+    explain_basket_many,
+    explain_many,
+    page_explanations,
+    page_query_limit,
+    popularity_reason,
+)
 from kgrec.queries.results import PopularityInfo
 from kgrec.serving.index import ServingIndex
+from kgrec.serving.page_paths import page_rows
+from kgrec.serving.path_index import PathIndex, build_path_index, refresh_path_index
 from kgrec.serving.refresh import refresh_index
 from kgrec.serving.types import Ranked, RefreshReport, ScoredProduct, WriteBackSummary
 
@@ -73,8 +85,10 @@ class Serving:
     """Recommendations, basket completion, bundles, explanations and write-back over one graph."""
 
     def __init__(self, connection: Callable[[], GraphConnection], checkpoint: Path | None, device: str = "auto",
-                 bundle_epochs: int = 30, seed: int = 42) -> None:  # fmt: skip
+                 bundle_epochs: int = 30, seed: int = 42, path_index: bool = False) -> None:  # fmt: skip
         self._connection = connection
+        self.use_path_index = path_index
+        self.paths: PathIndex | None = None
         self.checkpoint = checkpoint
         self.device = device
         self.bundle_epochs = bundle_epochs
@@ -132,12 +146,27 @@ class Serving:
                     log.warning("serving cache not written to %s: %s", path, exc)
             self.index = index
             self.load_error = None
+            if self.use_path_index:
+                self._refresh_paths(path.with_name(path.stem.replace(".serving-", ".paths-") + ".json"))
             self.last_refresh = RefreshReport(report.kind, report.new_orders, report.new_order_lines,
                                               report.new_users, report.new_products, time.perf_counter() - t0,
                                               report.reason)  # fmt: skip
             return self.last_refresh
 
     refresh = load
+
+    def _refresh_paths(self, path: Path) -> None:
+        """Load, refresh or build the path index (cached at ``path``); arrays derived off the request path."""
+        t0 = time.perf_counter()
+        paths = self.paths or PathIndex.load(path)
+        fresh = refresh_path_index(paths, self.conn) if paths is not None else build_path_index(self.conn)
+        if fresh is not self.paths:
+            self.paths = fresh.warm()
+            try:
+                fresh.save(path)
+            except OSError as exc:
+                log.warning("path index cache not written to %s: %s", path, exc)
+            log.info("path index ready in %.1f s", time.perf_counter() - t0)
 
     def _index(self) -> ServingIndex:
         if self.index is None:
@@ -256,9 +285,20 @@ class Serving:
         return explain(self.conn, user_id, product_id, limit)
 
     def explain_page(self, page: Ranked, limit: int = 2) -> dict[str, Explanation]:
-        """Explanations of every item of a ranked page, in two batched queries (one for a basket)."""
+        """Explanations of every item of a ranked page: from the path index when it holds the user and
+        the products, else in two batched queries (one for a basket)."""
         if not page.items:
             return {}
+        paths = self.paths
+        if (
+            page.user_id is not None
+            and paths is not None
+            and page.user_id in paths.user_row
+            and all(p in paths.product_row for p in page.product_ids)
+        ):
+            rows, similar = page_rows(paths, page.user_id, page.product_ids, page_query_limit(limit))
+            return page_explanations(rows, similar, page.user_id, limit,
+                                     lambda pid, title: popularity_reason(self._popularity(pid, title)))  # fmt: skip
         if page.user_id is not None:
             return explain_many(self.conn, page.user_id, page.product_ids, limit, self._popularity)
         return explain_basket_many(self.conn, page.basket, page.product_ids, limit, self._popularity)

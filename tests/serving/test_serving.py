@@ -77,6 +77,24 @@ def test_index_matches_the_recommender_and_is_cached(
     assert loaded is not None and loaded.product_ids == serving.index.product_ids  # type: ignore[union-attr]
 
 
+def test_page_explanations_from_the_path_index_equal_the_cypher_ones(
+    trained: tuple[ShopGraph, Path], session_graph: GraphConnection
+) -> None:
+    shop, ckpt = trained
+    fast = Serving(lambda: session_graph, ckpt, device="cpu", path_index=True)
+    slow = Serving(lambda: session_graph, ckpt, device="cpu")
+    fast.load()
+    slow.load()
+    assert fast.paths is not None and slow.paths is None
+    for user in shop.users[:6]:
+        page = fast.recommend(user, k=8)
+        explained = fast.explain_page(page, 3)
+        assert set(explained) == set(page.product_ids)
+        assert explained == slow.explain_page(page, 3)
+    cached = list(ckpt.parent.glob("*.paths-*.json"))  # cached next to the serving index
+    assert len(cached) == 1 and cached[0].stat().st_size > 0
+
+
 def test_fresh_orders_users_and_products_without_retraining(
     trained: tuple[ShopGraph, Path], session_graph: GraphConnection
 ) -> None:
