@@ -56,3 +56,8 @@ def test_db_status_of_a_stopped_server_loads_no_heavy_library(tmp_path: Path) ->
     env.pop("KGREC_NEO4J_URI", None)
     loaded, code = _loaded_after(["db", "status"], env)
     assert (loaded, code) == ([], 3)  # exit 3: "not running"
+
+
+def test_python_dash_m_kgrec_is_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "kgrec", "--help"], capture_output=True, text=True, check=True)
+    assert "ingest" in done.stdout and "db" in done.stdout
