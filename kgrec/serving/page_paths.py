@@ -17,7 +17,6 @@ customer as one sparse product, shared facts) is computed once per page.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,19 +45,18 @@ class PagePaths:
         self.counts = counts[span]
         self.mine = np.zeros(len(index.product_ids), bool)
         self.mine[self.xs] = True
+        self.count_of = dict(zip(self.xs.tolist(), self.counts.tolist(), strict=True))
         self.shared = self._shared_facts()
         self.overlap = self._overlap(bought)
 
     # -- the user's side ----------------------------------------------------------------------
-    def _shared_facts(self) -> dict[tuple[str, int], list[int]]:
-        """(kind, fact row) → the user's products with that fact, in id order."""
-        out: dict[tuple[str, int], list[int]] = defaultdict(list)
+    def _shared_facts(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """kind → (fact row, the user's product with it) per entry, products in id order."""
+        out = {}
         for kind, lists in (("category", "product_categories"), ("brand", "product_brands"),
                             ("attribute", "product_attributes")):  # fmt: skip
             facts: Lists = self.ix.fact(lists)
-            for x in self.xs.tolist():
-                for f in facts.row(x).tolist():
-                    out[(kind, f)].append(x)
+            out[kind] = (facts.gather(self.xs), np.repeat(self.xs, np.diff(facts.indptr)[self.xs]))
         return out
 
     def _overlap(self, bought: Lists) -> np.ndarray:
@@ -85,7 +83,7 @@ class PagePaths:
             return []
         lift0, orders0 = np.nan_to_num(val[:, 0], nan=0.0), np.nan_to_num(val[:, 3], nan=0.0)
         order = np.lexsort((src, -orders0, -lift0))[: self.limit]  # src rows are in id order
-        count_of = dict(zip(self.xs.tolist(), self.counts.tolist(), strict=True))
+        count_of = self.count_of
         return [
             {"via_id": ix.product_ids[x], "via_title": ix.titles[x],
              "bought_count": 1 if np.isnan(count_of[x]) else int(count_of[x]),
@@ -120,8 +118,9 @@ class PagePaths:
                                    ("brand", "product_brands", "brands"),
                                    ("attribute", "product_attributes", "attributes")):  # fmt: skip
             table = ix.fact(names)
+            facts, owners = self.shared[kind]
             for f in ix.fact(lists).row(p).tolist():
-                sx = [x for x in self.shared.get((kind, f), ()) if x != p]
+                sx = [x for x in owners[facts == f].tolist() if x != p]
                 if sx:
                     key = table.values[f]
                     name = key if kind != "attribute" else table.extra[f]
@@ -151,14 +150,13 @@ class PagePaths:
         order = np.lexsort((users, -overlap))  # user rows are in id order
         items = ix.purchases[0].gather(users)
         rows, counts = np.unique(items[self.mine[items] & (items != p)], return_counts=True)
-        shared = [(int(rows[i]), int(counts[i])) for i in np.lexsort((rows, -counts))]  # rows in id order
+        top = [(int(rows[i]), int(counts[i])) for i in np.lexsort((rows, -counts))[: self.limit]]  # rows: id order
         return {
             "product_id": ix.product_ids[p], "similar_users": int(users.size),
             "max_overlap": int(overlap[order[0]]), "buyers": int(buyers.size),
             "top_users": [{"user_id": ix.user_ids[int(users[i])], "overlap": int(overlap[i])} for i in order[: self.limit]],
-            "shared_products": len(shared),
-            "top_shared": [{"product_id": ix.product_ids[x], "title": ix.titles[x], "users": n}
-                           for x, n in shared[: self.limit]],
+            "shared_products": int(rows.size),
+            "top_shared": [{"product_id": ix.product_ids[x], "title": ix.titles[x], "users": n} for x, n in top],
         }  # fmt: skip
 
 

@@ -188,12 +188,14 @@ class PathIndex:
     def bought_with(self) -> tuple[Lists, np.ndarray]:
         """(outgoing BOUGHT_WITH target rows per product, [E, 4] lift, confidence, support, orders)."""
         prow = self.product_row
-        rows, values = [], []
-        for p in self.product_ids:
-            links = [(prow[q], q_vals) for q, *q_vals in self.products[p]["bought_with"] if q in prow]
-            rows.append([q for q, _ in links])
-            values += [[_number(v) for v in vals] for _, vals in links]
-        return Lists.of(rows), np.asarray(values, np.float64).reshape(-1, 4)
+        links = [self.products[p]["bought_with"] for p in self.product_ids]
+        target = np.array([prow.get(link[0], -1) for found in links for link in found], np.int64)
+        values = np.array([link[1:] for found in links for link in found], np.float64).reshape(-1, 4)  # None: NaN
+        source = np.repeat(np.arange(len(links)), [len(found) for found in links])
+        keep = target >= 0
+        indptr = np.zeros(len(links) + 1, np.int64)
+        np.cumsum(np.bincount(source[keep], minlength=len(links)), out=indptr[1:])
+        return Lists(indptr, target[keep]), values[keep]
 
     @cached_property
     def bought_with_into(self) -> tuple[Lists, np.ndarray]:
