@@ -13,11 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from kgrec.kg.errors import ModelError
 
-if TYPE_CHECKING:  # torch stays out of `kgrec stats`
+if TYPE_CHECKING:  # torch (and numpy, see profile_orders) stay out of `kgrec stats`
     from kgrec.gnn.contract import LinkSplit
     from kgrec.kg.export import OrderRows
 
@@ -91,6 +89,8 @@ def profile_orders(orders: OrderRows | None) -> ShopProfile:
     """Count customers, returning customers, baskets of ≥ 2 products (all zero without orders)."""
     if orders is None or len(orders) == 0:
         return ShopProfile(0, 0, 0, 0, 0, 0, 0.0)
+    import numpy as np  # here, not at the top: `kgrec stats` reads a ShopProfile and needs no numpy
+
     num_orders = len(orders.order_ids)
     order_user = np.full(num_orders, -1, dtype=np.int64)
     order_user[orders.order] = orders.user

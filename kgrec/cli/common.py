@@ -109,6 +109,31 @@ def failing_cleanly(advice: str = RERUN_ADVICE) -> Iterator[None]:
         raise fail(mapped) from error
 
 
+#: What the neo4j driver imports when installed, only to accept and return their values (no kgrec
+#: command that counts or checks needs them; they are half of such a command's start-up).
+DRIVER_OPTIONAL_LIBRARIES = ("pandas", "numpy")
+
+
+def load_driver_without_data_libraries() -> None:
+    """Import the neo4j driver without its optional pandas/numpy support (the driver's own switch:
+    it imports them only if it can).
+
+    For commands that send and read plain values only (``db status``, ``stats``); a library hidden
+    here can still be imported afterwards, the driver just will not convert its values. Does nothing
+    when the driver is already loaded.
+    """
+    if "neo4j" in sys.modules:
+        return
+    hidden = [name for name in DRIVER_OPTIONAL_LIBRARIES if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # `import name` now raises ImportError
+    try:
+        import neo4j  # noqa: F401
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
 @contextmanager
 def open_graph(
     settings: Settings | None = None, advice: str = RERUN_ADVICE

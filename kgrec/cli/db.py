@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from kgrec.cli.common import console, failing_cleanly, open_graph
+from kgrec.cli.common import console, failing_cleanly, load_driver_without_data_libraries, open_graph
 from kgrec.config import Settings
 from kgrec.kg.local_server import DB_DIR
 
@@ -61,6 +61,7 @@ def db_stop() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Say whether the local Neo4j runs and where."""
+    load_driver_without_data_libraries()  # probing Bolt needs the driver, not pandas
     status = Settings().local_server().status()
     if status.running:
         console.print(f"running (pid {status.pid}) at {status.bolt_uri}; browser {status.browser_url}")
@@ -98,6 +99,7 @@ def register_graph_commands(app: typer.Typer) -> None:
         import json
         from dataclasses import asdict
 
+        load_driver_without_data_libraries()  # counts only: no data frames cross the driver
         from kgrec.gnn.shop_profile import ShopProfile
         from kgrec.queries.runner import run_one
 
