@@ -7,7 +7,6 @@ request, ids ≤ 200 characters.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, Field, StringConstraints
@@ -52,7 +51,8 @@ class ExplanationOut(BaseModel):
 
     @classmethod
     def of(cls, e: Explanation) -> ExplanationOut:
-        reasons = [ReasonOut(**asdict(r)) for r in e.reasons]
+        reasons = [ReasonOut(kind=r.kind, text=r.text, strength=r.strength, evidence=r.evidence,
+                             path=[{"label": n.label, "id": n.id} for n in r.path]) for r in e.reasons]  # fmt: skip
         return cls(product_id=e.product_id, product_title=e.product_title, user_id=e.user_id,
                    basket=list(e.basket), summary=e.summary, reasons=reasons)  # fmt: skip
 
