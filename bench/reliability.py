@@ -10,22 +10,44 @@ Writes ``bench/results/reliability.json`` (split ``all``):
   exit code 1), ``seconds_to_message`` (kill → the command's exit; the driver retries ~30 s first).
 * ``resume``: ``identical`` (1 if a training run SIGKILLed after epoch 3 and resumed has bit-identical
   weights to an uninterrupted run with the same seed).
-* ``fuzz`` / ``load-with-ingest``: the HTTP API rows, from :func:`http_rows` (see there).
+* ``fuzz`` / ``load-with-ingest``: ``kgrec serve --token`` over a KGCF trained on the demo sample
+  (``kgrec ingest``, ``embed``, ``train`` as a user runs them), fuzzed with schemathesis over its
+  OpenAPI schema, then loaded at concurrency 16 while ``kgrec ingest`` writes new orders: see
+  :func:`http_rows`.
 
 Runs on the benchmark server (``KGREC_BENCH_*``), which it empties.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
+import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from bench.common import Result, bench_server, connect_bench_graph, run, write_results
+import pandas as pd
+
+from bench.common import ROOT, Result, bench_server, connect_bench_graph, run, write_results
+from kgrec.ingest.pipeline import SAMPLE_DIR
 from kgrec.kg.connection import GraphConnection
 from tests.reliability import train_job
 from tests.reliability.corpus import CASES
-from tests.reliability.harness import kill_mid_ingest, run_case, sample_slice
+from tests.reliability.harness import KGREC, cli_env, kill_mid_ingest, run_case, sample_slice
+from tests.reliability.http_api import (
+    Known,
+    LoadReport,
+    fuzz_api,
+    in_graph,
+    known_ids,
+    landed,
+    load_while,
+    request_mix,
+    served,
+)
 
 SPLIT = "all"
 
@@ -71,19 +93,112 @@ def resume_rows(work: Path) -> list[Result]:
     ]
 
 
-def http_rows() -> list[Result]:
-    """Hook for the HTTP API rows (owned by the API work, not filled here yet).
+#: The bearer token ``kgrec serve`` is started with for the HTTP checks (sent by the fuzzer and the load).
+TOKEN = "reliability-bench-token"
 
-    Expected rows, split ``all``: ``fuzz`` ``cases`` and ``server_errors`` (schemathesis/hypothesis
-    against the served API with the real trained model and real Neo4j, bounded in time), and
-    ``load-with-ingest`` ``errors``, ``lost_rows`` and ``p99_ms`` (requests while an ingest runs).
-    Return them as ``Result`` rows; :func:`main` adds whatever this returns to the results file.
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """The HTTP checks' budget: the graph the model is trained on, the fuzzing and the load with ingest."""
+
+    trained_orders: int = 2_000  # demo-sample orders (file order) in the graph the model is trained on
+    train_epochs: int = 5
+    fuzz_examples: int = 20  # hypothesis examples per operation and pass (positive, negative, known ids)
+    fuzz_seconds: float = 480.0
+    load_seconds: float = 60.0  # at least this long, and until the ingest of the remaining orders ended
+    concurrency: int = 16
+
+
+def kgrec(env: dict[str, str], *args: str) -> str:
+    """Run a ``kgrec`` command as a user would; its output, or a RuntimeError with it."""
+    done = subprocess.run([KGREC, *args], env=env, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"kgrec {' '.join(args)} failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")  # fmt: skip
+    return done.stdout
+
+
+def http_rows(work: Path, config: HttpConfig) -> list[Result]:
+    """``kgrec serve --token`` over a real KGCF on the demo sample's first ``trained_orders`` orders, on the
+    bench server (emptied): schemathesis over its OpenAPI schema, then HTTP load at ``concurrency``
+    while ``kgrec ingest`` writes the sample's remaining orders.
+
+    Rows, split ``all``: ``fuzz`` ``cases``, ``server_errors`` (responses >= 500 and dropped connections),
+    ``ok_answers`` (200s), ``operations`` (operations that got at least one case), ``seconds``; ``load-with-ingest`` ``errors`` (answers other than 200 and
+    transport errors), ``lost_rows`` (rows of the new file neither in the graph exactly once nor
+    quarantined), ``p50_ms``, ``p99_ms``, ``requests``, ``seconds``, ``new_rows`` (order and order-line
+    rows of the new file), ``ingest_seconds``.
     """
-    return []
+    conn = connect_bench_graph(clear=True)
+    try:
+        env = cli_env(conn.credentials, work / "state")
+        kgrec(env, "ingest", str(sample_slice(work / "shop", 0, config.trained_orders)))
+        kgrec(env, "embed")
+        kgrec(env, "train", "--epochs", str(config.train_epochs))
+        (checkpoint,) = (work / "state" / "runs").glob("*/kgcf.pt")
+        total = len(pd.read_csv(SAMPLE_DIR / "orders.csv", dtype=str))
+        new = sample_slice(work / "new", config.trained_orders, total)
+        if in_graph(conn, new) != {"orders": 0, "order_items": 0}:
+            raise RuntimeError("the orders to ingest under load are already in the graph")
+        with served(env, checkpoint, TOKEN, work / "serve.log") as base:
+            known = known_ids(conn)
+            fuzz = fuzz_api(base, TOKEN, known, config.fuzz_examples, config.fuzz_seconds)
+            for error in fuzz.server_errors[:20]:
+                print(f"fuzz server error: {error}")
+            print(f"fuzz: {fuzz.cases} cases, statuses {dict(fuzz.statuses)}")
+            load, report, ingest_seconds = load_with_ingest(base, env, new, known, config)
+        lost = landed(conn, new, report)
+    finally:
+        conn.close()
+    print(f"load: {load.requests} requests, statuses {dict(load.statuses)}; rows {lost}")
+    for example in load.examples:
+        print(f"load error: {example}")
+    return [
+        Result("fuzz", SPLIT, "cases", float(fuzz.cases)),
+        Result("fuzz", SPLIT, "server_errors", float(len(fuzz.server_errors))),
+        Result("fuzz", SPLIT, "ok_answers", float(fuzz.statuses[200])),
+        Result("fuzz", SPLIT, "operations", float(len({label.split(" (")[0] for label in fuzz.per_operation}))),
+        Result("fuzz", SPLIT, "seconds", fuzz.seconds),
+        Result("load-with-ingest", SPLIT, "errors", float(load.errors)),
+        Result("load-with-ingest", SPLIT, "lost_rows", float(sum(n.lost for n in lost.values()))),
+        Result("load-with-ingest", SPLIT, "p50_ms", load.p50_ms),
+        Result("load-with-ingest", SPLIT, "p99_ms", load.p99_ms),
+        Result("load-with-ingest", SPLIT, "requests", float(load.requests)),
+        Result("load-with-ingest", SPLIT, "seconds", load.seconds),
+        Result("load-with-ingest", SPLIT, "new_rows", float(sum(n.read for n in lost.values()))),
+        Result("load-with-ingest", SPLIT, "ingest_seconds", ingest_seconds),
+    ]
 
 
-def main(orders: int = 700) -> None:
-    """Run the corpus, the kill-mid-ingest fault and the training resume; write the results."""
+def load_with_ingest(
+    base: str, env: dict[str, str], new: Path, known: Known, config: HttpConfig
+) -> tuple[LoadReport, dict[str, Any], float]:
+    """Start ``kgrec ingest NEW --json`` and load the API until it ended and ``load_seconds`` passed."""
+    started = time.perf_counter()
+    child = subprocess.Popen([KGREC, "ingest", str(new), "--json"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(child.communicate()))
+    reader.start()
+    make = request_mix(known.users, known.products)
+    load = load_while(base, TOKEN, make, busy=lambda: child.poll() is None, concurrency=config.concurrency,
+                      min_seconds=config.load_seconds)  # fmt: skip
+    reader.join()
+    if child.returncode != 0:
+        raise RuntimeError(f"the ingest under load failed ({child.returncode}): {output}")
+    return load, json.loads(output[0]), time.perf_counter() - started
+
+
+def main(
+    orders: int = 700,
+    trained_orders: int = HttpConfig.trained_orders,
+    train_epochs: int = HttpConfig.train_epochs,
+    fuzz_examples: int = HttpConfig.fuzz_examples,
+    fuzz_seconds: float = HttpConfig.fuzz_seconds,
+    load_seconds: float = HttpConfig.load_seconds,
+    concurrency: int = HttpConfig.concurrency,
+) -> None:
+    """Run the corpus, the kill-mid-ingest fault, the training resume and the HTTP checks; write the results."""
+    http = HttpConfig(trained_orders, train_epochs, fuzz_examples, fuzz_seconds, load_seconds, concurrency)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         conn = connect_bench_graph(clear=True)
@@ -93,13 +208,13 @@ def main(orders: int = 700) -> None:
         finally:
             conn.close()
         rows += resume_rows(work)
-        rows += http_rows()
+        rows += http_rows(work / "http", http)
     write_results(
         "reliability",
-        "broken-input corpus, demo sample slice, toy training run",
+        "broken-input corpus, demo sample slice, toy training run; HTTP: KGCF on the demo sample",
         rows,
         seeds=[train_job.CONFIG.seed],
-        config={"orders": orders, "cases": len(CASES)},
+        config={"orders": orders, "cases": len(CASES), **asdict(http), "token": "set (bearer)"},
     )
 
 
