@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean-state chromium
+.PHONY: setup demo test lint bench clean-state chromium bench-tools
 
 $(BIN)/kgrec: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,15 @@ chromium:
 	    chromium chromium-driver fonts-liberation >/dev/null; \
 	else echo "chromium or chromedriver missing and not root: the browser test will skip" \
 	  "(as root: apt-get install chromium chromium-driver)"; fi
+
+# The HTTP latency benchmark (bench/latency_http.py) loads the server with wrk, a load generator in C
+# (a Python client on the same two cores would take a core of its own). Installed as root with apt-get.
+bench-tools:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing wrk for the HTTP latency benchmark (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+	else echo "wrk missing and not root: as root, apt-get install wrk"; exit 1; fi
 
 lint: setup
 	$(BIN)/ruff check .

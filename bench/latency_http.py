@@ -1,11 +1,15 @@
-"""HTTP latency of ``kgrec serve`` on loopback under a small asyncio + httpx load generator.
+"""HTTP latency of ``kgrec serve`` on loopback under wrk, a load generator written in C.
 
 The server runs as a subprocess (``kgrec serve --refresh-s 0``) over the demo graph on the bench
-server with the KGCF trained on it (``bench.serving_setup``). For each endpoint and each
-concurrency (1 and 16 clients), after ``warmup`` requests, ``requests`` requests are sent (bounded
-by ``max_seconds`` as well); users and products are drawn with ``seed`` from the served index
-(users with purchases). Reported per endpoint and concurrency: ``p50_ms``, ``p99_ms``, ``rps`` and
-``errors`` (non-2xx answers and transport errors).
+server with the KGCF trained on it (``bench.serving_setup``); the benchmark waits until the model
+and the path index (page explanations in memory) are loaded. For each endpoint and each
+concurrency (1 and 16 connections), ``warmup`` requests are sent, then ``requests`` requests
+(bounded by ``max_seconds`` as well) by ``wrk -t1 -c<concurrency>`` driven by ``bench/wrk/requests.lua``;
+users and products are drawn with ``seed`` from the served index (users with purchases).
+Reported per endpoint and concurrency: ``p50_ms``, ``p99_ms`` (wrk's latency histogram), ``rps``
+and ``errors`` (non-2xx answers and socket errors). wrk is Debian's ``wrk`` package
+(``make bench-tools`` installs it as root); a Python client on the same two cores took a core of
+its own and inflated every latency at 16 connections.
 
 =====================  =====================================================================
 endpoint               request
@@ -22,12 +26,15 @@ basket-complete        POST /basket/complete {"product_ids": [p, q], "k": 10}
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +46,7 @@ from kgrec.serving import cache_path
 from kgrec.serving.index import ServingIndex
 
 Request = tuple[str, str, dict[str, Any] | None]  # method, path, JSON body
+WRK_SCRIPT = ROOT / "bench" / "wrk" / "requests.lua"
 
 
 def free_port() -> int:
@@ -47,17 +55,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(base: str, timeout_s: float) -> float:
-    """Seconds until /health reports the model loaded (raises after ``timeout_s``)."""
+def wait_ready(base: str, timeout_s: float, field: str = "model_loaded") -> float:
+    """Seconds until /health reports ``field`` true (the model loaded; raises after ``timeout_s``)."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout_s:
         try:
-            if httpx.get(f"{base}/health", timeout=2).json().get("model_loaded"):
+            if httpx.get(f"{base}/health", timeout=2).json().get(field):
                 return time.perf_counter() - t0
         except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"kgrec serve did not load its model within {timeout_s} s")
+    raise RuntimeError(f"kgrec serve did not report {field} within {timeout_s} s")
 
 
 def request_makers(index: ServingIndex, rng: np.random.Generator) -> dict[str, Callable[[], Request]]:
@@ -80,41 +88,34 @@ def request_makers(index: ServingIndex, rng: np.random.Generator) -> dict[str, C
     }
 
 
-async def load(base: str, make: Callable[[], Request], count: int, concurrency: int, max_seconds: float) -> dict[str, float]:  # fmt: skip
-    """``count`` requests from ``concurrency`` clients (stopping at ``max_seconds``): latencies, rps, errors."""
-    latencies: list[float] = []
-    errors = 0
-    queue = [make() for _ in range(count)]
-    deadline = time.perf_counter() + max_seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
-
-        async def worker() -> None:
-            nonlocal errors
-            while queue and time.perf_counter() < deadline:
-                method, path, body = queue.pop()
-                t0 = time.perf_counter()
-                try:
-                    response = await client.request(method, path, json=body)
-                    ok = response.is_success
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - t0) * 1000)
-                errors += not ok
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - t0
+def wrk_load(base: str, make: Callable[[], Request], count: int, concurrency: int, max_seconds: float) -> dict[str, float]:  # fmt: skip
+    """``count`` requests over ``concurrency`` connections (stopping at ``max_seconds``) by wrk."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: run `make bench-tools` as root (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        requests, summary = Path(tmp) / "requests.tsv", Path(tmp) / "summary.json"
+        lines = []
+        for _ in range(count):
+            method, path, body = make()
+            lines.append(f"{method}\t{path}\t{json.dumps(body, separators=(',', ':')) if body else ''}")
+        requests.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        env = {**os.environ, "KGREC_WRK_REQUESTS": str(requests), "KGREC_WRK_MAX": str(count),
+               "KGREC_WRK_OUT": str(summary)}  # fmt: skip
+        command = [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(max_seconds))}s", "--timeout", "30s",
+                   "-s", str(WRK_SCRIPT), base]  # fmt: skip
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        s = json.loads(summary.read_text(encoding="utf-8"))
     return {
-        "p50_ms": float(np.percentile(latencies, 50)),
-        "p99_ms": float(np.percentile(latencies, 99)),
-        "rps": len(latencies) / wall,
-        "errors": float(errors),
-        "requests": float(len(latencies)),
+        "p50_ms": s["p50_us"] / 1000,
+        "p99_ms": s["p99_us"] / 1000,
+        "rps": s["requests"] / max(s["duration_us"] / 1e6, 1e-9),
+        "errors": float(s["status_errors"] + s["socket_errors"]),
+        "requests": float(s["requests"]),
     }
 
 
-def main(requests: int = 300, warmup: int = 30, max_seconds: float = 60.0, seed: int = 42,
+def main(requests: int = 3000, warmup: int = 100, max_seconds: float = 30.0, seed: int = 42,
          concurrency: tuple[int, int] = (1, 16)) -> None:  # fmt: skip
     """Start kgrec serve on the demo graph and load every endpoint at each concurrency."""
     env, checkpoint = demo_environment()
@@ -127,14 +128,15 @@ def main(requests: int = 300, warmup: int = 30, max_seconds: float = 60.0, seed:
     )  # fmt: skip
     try:
         ready_s = wait_ready(base, 600)
+        wait_ready(base, 600, "path_index_loaded")
         index = ServingIndex.load(cache_path(checkpoint, env["KGREC_NEO4J_URI"]))
         assert index is not None
         makers = request_makers(index, np.random.default_rng(seed))
         results = [Result("serve", "start", "model_loaded_s", ready_s)]
         for c in concurrency:
             for name, make in makers.items():
-                asyncio.run(load(base, make, warmup, c, max_seconds))
-                stats = asyncio.run(load(base, make, requests, c, max_seconds))
+                wrk_load(base, make, warmup, c, max_seconds)
+                stats = wrk_load(base, make, requests, c, max_seconds)
                 results += [Result(name, f"c{c}", m, stats[m]) for m in ("p50_ms", "p99_ms", "rps", "errors")]
     finally:
         server.terminate()
@@ -142,7 +144,8 @@ def main(requests: int = 300, warmup: int = 30, max_seconds: float = 60.0, seed:
     write_results(
         "latency-http", "demo sample (Online Retail, 300 customers) on the bench server", results, seeds=[seed],
         config={"requests": requests, "warmup": warmup, "max_seconds": max_seconds, "concurrency": list(concurrency),
-                "server": "kgrec serve (uvicorn, 1 process, sync routes on the worker pool)",
+                "server": "kgrec serve (uvicorn with uvloop + httptools, 1 process, sync routes on the worker pool)",
+                "load_generator": "wrk -t1 -c<concurrency> (bench/wrk/requests.lua)",
                 "load_average_1m_at_end": os.getloadavg()[0]},
     )  # fmt: skip
 

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kgrec.api_models import (
@@ -268,6 +269,7 @@ def _add_routes(app: FastAPI, state: AppState) -> None:
             model_error=serving.load_error,
             bundles_configured=True, bundles_loaded=serving.index is not None or not serving.configured,
             refreshed=f"{last.kind} ({last.seconds:.2f} s)" if last else None,
+            path_index_loaded=serving.paths is not None,
         )  # fmt: skip
         return JSONResponse(body.model_dump(), status_code=200 if error is None else 503)
 
@@ -320,15 +322,21 @@ def _add_routes(app: FastAPI, state: AppState) -> None:
         return results.user_history(conn, user_id, k)
 
     @app.get("/users/{user_id}/recommendations", response_model=Recommendations, tags=["users"])
-    def recommendations(
+    async def recommendations(
         user_id: str, k: K = 10, explain: bool = True, reasons: Annotated[int, Query(ge=1, le=10)] = 2
     ) -> Recommendations:
         """Top-k products for a user from the model, each with ranked reasons when ``explain``
-        (gathered for the whole page in two batched queries)."""
+        (gathered for the whole page from the in-memory path index, or in two batched queries).
+
+        Answered on the event loop when nothing needs the database (a few milliseconds of numpy:
+        requests are served in arrival order instead of contending for the GIL in the thread
+        pool); the Cypher explanations run in the thread pool."""
         page = serving.recommend(user_id, k)
-        return Recommendations(
-            user_id=user_id, items=_with_explanations(serving, page, explain, reasons), note=page.note
-        )
+        found = serving.explain_page_in_memory(page, reasons) if explain and page.items else {}
+        if found is None:
+            found = await run_in_threadpool(serving.explain_page, page, reasons)
+        items = [RecommendedItem.of(p, found.get(p.product_id)) for p in page.items]
+        return Recommendations(user_id=user_id, items=items, note=page.note)
 
     @app.post("/recommendations/session", response_model=BasketItems, tags=["users"])
     def session(request: SessionRequest) -> BasketItems:

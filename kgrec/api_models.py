@@ -169,3 +169,6 @@ class Health(BaseModel):
     bundles_configured: bool
     bundles_loaded: bool
     refreshed: str | None = Field(None, description="what the last refresh of the serving index did")
+    path_index_loaded: bool = Field(
+        False, description="page explanations come from the in-memory path index (else two Cypher queries)"
+    )

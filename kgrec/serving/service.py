@@ -284,21 +284,26 @@ class Serving:
         """Ranked reasons, from graph paths, why ``product_id`` suits ``user_id``."""
         return explain(self.conn, user_id, product_id, limit)
 
+    def explain_page_in_memory(self, page: Ranked, limit: int = 2) -> dict[str, Explanation] | None:
+        """:meth:`explain_page` from the path index alone (no database call; milliseconds), or None
+        when the index is off, not loaded yet, or does not hold the user or every product."""
+        paths = self.paths
+        if page.user_id is None or paths is None or page.user_id not in paths.user_row:
+            return None
+        if not all(p in paths.product_row for p in page.product_ids):
+            return None
+        rows, similar = page_rows(paths, page.user_id, page.product_ids, page_query_limit(limit))
+        return page_explanations(rows, similar, page.user_id, limit,
+                                 lambda pid, title: popularity_reason(self._popularity(pid, title)))  # fmt: skip
+
     def explain_page(self, page: Ranked, limit: int = 2) -> dict[str, Explanation]:
         """Explanations of every item of a ranked page: from the path index when it holds the user and
         the products, else in two batched queries (one for a basket)."""
         if not page.items:
             return {}
-        paths = self.paths
-        if (
-            page.user_id is not None
-            and paths is not None
-            and page.user_id in paths.user_row
-            and all(p in paths.product_row for p in page.product_ids)
-        ):
-            rows, similar = page_rows(paths, page.user_id, page.product_ids, page_query_limit(limit))
-            return page_explanations(rows, similar, page.user_id, limit,
-                                     lambda pid, title: popularity_reason(self._popularity(pid, title)))  # fmt: skip
+        found = self.explain_page_in_memory(page, limit)
+        if found is not None:
+            return found
         if page.user_id is not None:
             return explain_many(self.conn, page.user_id, page.product_ids, limit, self._popularity)
         return explain_basket_many(self.conn, page.basket, page.product_ids, limit, self._popularity)

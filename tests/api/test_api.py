@@ -84,6 +84,20 @@ def test_recommendations_with_explanations(client: TestClient) -> None:
     assert len(cold["items"]) == 2 and "no purchases" in cold["note"]
 
 
+def test_explained_pages_from_the_path_index_equal_the_cypher_ones(
+    client: TestClient, shop: GraphConnection, test_credentials: Neo4jCredentials
+) -> None:
+    app = create_app(settings_for(test_credentials), serving=popularity_serving(shop, path_index=True))
+    with TestClient(app) as fast:
+        assert fast.get("/health").json()["path_index_loaded"] is True
+        assert client.get("/health").json()["path_index_loaded"] is False
+        for user in ("U1", "U2", "U3", "U4", "U6"):
+            params = {"k": 6, "reasons": 3}
+            got = fast.get(f"/users/{user}/recommendations", params=params).json()
+            assert got == client.get(f"/users/{user}/recommendations", params=params).json()
+            assert all(item["explanation"]["reasons"] for item in got["items"])
+
+
 def test_session_recommendations_for_visitors(client: TestClient) -> None:
     body = client.post("/recommendations/session", json={"product_ids": ["P2"], "k": 2}).json()
     assert body["basket"] == ["P2"] and [i["product_id"] for i in body["items"]] == ["P1", "P3"]

@@ -13,10 +13,12 @@ from kgrec.kg.connection import GraphConnection
 from kgrec.kg.export import export_graph
 from kgrec.serving import Serving
 from kgrec.serving.build import ModelParts, assemble, fingerprint
+from kgrec.serving.path_index import build_path_index
 
 
-def popularity_serving(conn: GraphConnection) -> Serving:
-    """A loaded :class:`Serving` over ``conn`` whose model is product popularity."""
+def popularity_serving(conn: GraphConnection, path_index: bool = False) -> Serving:
+    """A loaded :class:`Serving` over ``conn`` whose model is product popularity (page explanations
+    from the in-memory path index when ``path_index``)."""
     stamp = fingerprint(conn)
     snap = export_graph(conn)
     bought = snap.edge(("user", "PURCHASED", "product"))
@@ -29,6 +31,8 @@ def popularity_serving(conn: GraphConnection) -> Serving:
         np.ones((snap.num("user"), 1), np.float32),
         np.ones(snap.num("user"), bool),
     )
-    serving = Serving(lambda: conn, None)
+    serving = Serving(lambda: conn, None, path_index=path_index)
     serving.index = assemble(conn, snap, purchased, parts, "popularity", stamp)
+    if path_index:
+        serving.paths = build_path_index(conn).warm()
     return serving
