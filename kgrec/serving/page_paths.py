@@ -148,14 +148,16 @@ class PagePaths:
         if not users.size:
             return None
         order = np.lexsort((users, -overlap))  # user rows are in id order
-        items = ix.purchases[0].gather(users)
-        rows, counts = np.unique(items[self.mine[items] & (items != p)], return_counts=True)
-        top = [(int(rows[i]), int(counts[i])) for i in np.lexsort((rows, -counts))[: self.limit]]  # rows: id order
+        counts = np.bincount(ix.purchases[0].gather(users), minlength=len(ix.product_ids))[self.xs]
+        counts[self.xs == p] = 0  # how many of them bought each of the user's products (but p)
+        shared = np.flatnonzero(counts)
+        best = shared[np.lexsort((shared, -counts[shared]))[: self.limit]]  # xs are in id order
+        top = [(int(self.xs[i]), int(counts[i])) for i in best]
         return {
             "product_id": ix.product_ids[p], "similar_users": int(users.size),
             "max_overlap": int(overlap[order[0]]), "buyers": int(buyers.size),
             "top_users": [{"user_id": ix.user_ids[int(users[i])], "overlap": int(overlap[i])} for i in order[: self.limit]],
-            "shared_products": int(rows.size),
+            "shared_products": int(shared.size),
             "top_shared": [{"product_id": ix.product_ids[x], "title": ix.titles[x], "users": n} for x, n in top],
         }  # fmt: skip
 
