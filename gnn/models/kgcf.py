@@ -151,6 +151,8 @@ class KGCF(RecModel):
         if kg_edges is None:
             kg_edges, kg_weights = torch.zeros(2, num_kg_edges, dtype=torch.long), torch.ones(num_kg_edges)
         text = torch.zeros(num_items, text_dim) if text is None and text_dim > 0 else text
+        if text is not None and text.dim() == 2 and text.shape[1] == 0:
+            text = None  # no product has a text vector yet (`kgrec embed` not run): ids and graph only
         if kg_edges.numel() and int(kg_edges.max()) >= self.num_nodes:
             raise ModelError(f"a knowledge-graph edge points past the {self.num_nodes} nodes")
         self.register_buffer("kg_edges", kg_edges.long())

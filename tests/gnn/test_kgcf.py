@@ -83,6 +83,9 @@ def test_from_data_shapes_and_graph() -> None:
     assert idonly.kg_edges.size(1) == 0 and idonly.text_proj is None
     with pytest.raises(ModelError):
         KGCF(3, 2).fit(split.train)
+    no_text = KGCF(USERS, ITEMS, text=torch.zeros(ITEMS, 0))  # products without text vectors (no `kgrec embed`)
+    no_text.fit(split.train)
+    assert no_text.text_proj is None and torch.isfinite(no_text.eval().score_all(users)).all()
 
 
 def test_loss_with_several_negatives_backpropagates_into_text() -> None:
