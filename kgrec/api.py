@@ -182,6 +182,14 @@ def create_app(settings: Settings | None = None, checkpoint: Path | None = None,
     return app
 
 
+def app_from_settings() -> FastAPI:
+    """The app of one ``kgrec serve --workers N`` worker process (uvicorn calls it in each worker):
+    checkpoint, token and refresh period from the ``KGREC_SERVE_*`` settings the command set."""
+    settings = Settings()
+    return create_app(settings, settings.serve_checkpoint, refresh_s=settings.serve_refresh_s,
+                      warm_bundles=settings.serve_bundle_gnn)  # fmt: skip
+
+
 #: Routes answered without the bearer token: the health probe and the explorer page (no data in it).
 OPEN_PATHS = frozenset({"/health", "/"})
 

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         None, description="bearer token `kgrec serve` requires on every route but /health"
     )
+    # what `kgrec serve --workers N` hands to each worker process (it sets these for them)
+    serve_checkpoint: Path | None = Field(None, description="checkpoint a `kgrec serve` worker serves")
+    serve_refresh_s: float = Field(10.0, description="seconds between a worker's refreshes from the graph")
+    serve_bundle_gnn: bool = Field(False, description="a worker trains the bundle GNN at start")
 
     @property
     def server_dir(self) -> Path:

@@ -1,14 +1,12 @@
--- wrk script of bench/latency_http.py: requests from a file, cycled; stops after a count; JSON summary.
+-- wrk script of bench/latency_http.py: requests from a file, cycled; a JSON summary at the end.
 -- KGREC_WRK_REQUESTS: one request per line, "METHOD<TAB>PATH<TAB>JSON body" (the body may be empty)
--- KGREC_WRK_MAX: stop after this many answers (0: run for wrk's -d duration only)
 -- KGREC_WRK_OUT: where done() writes {requests, duration_us, p50_us, p99_us, max_us, status_errors, socket_errors}
 local lines = {}
 for line in io.lines(os.getenv("KGREC_WRK_REQUESTS")) do
   local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
   lines[#lines + 1] = { method, path, body }
 end
-local max = tonumber(os.getenv("KGREC_WRK_MAX") or "0")
-local sent, answered = 0, 0
+local sent = 0
 local json = { ["Content-Type"] = "application/json" }
 
 request = function()
@@ -18,13 +16,6 @@ request = function()
     return wrk.format(r[1], r[2], json, r[3])
   end
   return wrk.format(r[1], r[2])
-end
-
-response = function(status, headers, body)
-  answered = answered + 1
-  if max > 0 and answered >= max then
-    wrk.thread:stop()
-  end
 end
 
 done = function(summary, latency, requests)

@@ -79,8 +79,18 @@ def register(app: typer.Typer) -> None:
         bundle_gnn: Annotated[
             bool, typer.Option(help="train the bundle GNN at start when the graph has user–bundle interactions")
         ] = True,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=64,
+                help="server processes (each holds the model; 2 on a 2-core machine answers twice the requests)",
+            ),
+        ] = 1,
     ) -> None:
         """Serve the HTTP API and the explorer page (http://HOST:PORT/, API docs at /docs)."""
+        import os
+
         import uvicorn
 
         from kgrec.api import create_app
@@ -95,6 +105,18 @@ def register(app: typer.Typer) -> None:
             )
         console.print(f"model: {checkpoint or 'none (recommendations answer 503 until `kgrec train`)'}")
         console.print(f"explorer on http://{host}:{port}/  ·  API docs on http://{host}:{port}/docs")
+        if workers > 1:  # each worker process builds its app from the settings set here
+            os.environ.update(
+                {"KGREC_SERVE_REFRESH_S": str(refresh_s), "KGREC_SERVE_BUNDLE_GNN": str(bundle_gnn).lower()}
+            )
+            os.environ.pop("KGREC_SERVE_CHECKPOINT", None)
+            if checkpoint is not None:
+                os.environ["KGREC_SERVE_CHECKPOINT"] = str(checkpoint.resolve())
+            if token is not None:
+                os.environ["KGREC_API_TOKEN"] = token
+            uvicorn.run("kgrec.api:app_from_settings", factory=True, workers=workers, host=host, port=port,
+                        log_level="info")  # fmt: skip
+            return
         app = create_app(settings, checkpoint, token=token, refresh_s=refresh_s, warm_bundles=bundle_gnn)
         uvicorn.run(app, host=host, port=port, log_level="info")
 
