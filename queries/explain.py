@@ -290,12 +290,17 @@ def explain_many(
     if not ids:
         return {}
     params = {"user_id": user_id, "product_ids": ids, "limit": page_query_limit(limit)}
-    rows = run(conn, "explain_page", **params)
+    rows = run(conn, "explain_page", **params, links_per_product=LINKS_PER_PRODUCT)
     if not rows:
         user_summary(conn, user_id)  # UnknownEntityError for an unknown user; else none of the products exist
         return {}
     similar = {r["product_id"]: r for r in run(conn, "explain_page_users", **params)}
     return page_explanations(rows, similar, user_id, limit, lambda pid, title: _fallback(conn, pid, title, popularity))
+
+
+#: A page's co-purchase reasons come from each candidate's this many strongest links (by lift): the
+#: links worth showing, and a bound on what the serving layer's path index holds per product.
+LINKS_PER_PRODUCT = 100
 
 
 def page_query_limit(limit: int) -> int:

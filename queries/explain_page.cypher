@@ -1,8 +1,9 @@
 // name: explain_page
 // purpose: graph paths behind a page of recommendations for one user, all candidates in one query:
-// purpose: co-purchases (u bought x, x BOUGHT_WITH p), bundles with u's products or u's bundles,
+// purpose: co-purchases (u bought x, x BOUGHT_WITH p, among p's $links_per_product strongest links by lift),
+// purpose: bundles with u's products or u's bundles,
 // purpose: and shared category / brand / attribute / profile (same rows as the explain_* queries)
-// parameters: $user_id: str, $product_ids: list[str], $limit: int = 5
+// parameters: $user_id: str, $product_ids: list[str], $limit: int = 5, $links_per_product: int = 100
 // returns: product_id, title, copurchase [...], bundles [...], shared [...]
 // note: kgrec/serving/page_paths.py computes the same rows from the serving layer's in-memory path index;
 // note: change both together (tests/serving/test_page_paths.py compares them)
@@ -11,12 +12,15 @@ WITH u, COLLECT { MATCH (u)-[pu:PURCHASED]->(x:Product) RETURN {x: x, c: pu.coun
 WITH u, mine, [m IN mine | m.x] AS xs
 UNWIND $product_ids AS pid
 MATCH (p:Product {id: pid})
-CALL (p, mine) {
-  UNWIND mine AS m
-  WITH m.x AS x, m.c AS c
-  MATCH (x)-[r:BOUGHT_WITH]->(p)
+CALL (p, mine, xs) {
+  MATCH (x:Product)-[r:BOUGHT_WITH]->(p)
   WHERE x <> p
-  WITH x, c, r
+  WITH x, r
+  ORDER BY coalesce(r.lift, 0.0) DESC, coalesce(r.orders, 0) DESC, x.id
+  LIMIT $links_per_product
+  WITH x, r
+  WHERE x IN xs
+  WITH x, r, [m IN mine WHERE m.x = x][0].c AS c
   ORDER BY coalesce(r.lift, 0.0) DESC, coalesce(r.orders, 0) DESC, x.id
   LIMIT $limit
   RETURN collect({via_id: x.id, via_title: x.title, bought_count: coalesce(c, 1), lift: r.lift,

@@ -5,7 +5,8 @@ every candidate with every product the user bought and every customer who shares
 milliseconds of database time per page, which a 2-core machine cannot give sixteen concurrent
 shoppers. The path index keeps the same facts as arrays: each user's purchases (with counts),
 profile attributes and bundles; each product's direct categories, brands, attributes, bundles and
-outgoing BOUGHT_WITH links (lift, confidence, support, orders); each bundle's products.
+strongest incoming BOUGHT_WITH links (:data:`~kgrec.queries.explain.LINKS_PER_PRODUCT` by lift:
+lift, confidence, support, orders); each bundle's products.
 :mod:`kgrec.serving.page_paths` walks them and yields the rows the Cypher queries return, so
 the reasons (and their paths) are the same; ``tests/serving/test_page_paths.py`` compares them.
 
@@ -30,12 +31,13 @@ import numpy as np
 from kgrec.kg.connection import GraphConnection, batched
 from kgrec.kg.export import read_node_ids
 from kgrec.kg.schema import Label
+from kgrec.queries.explain import LINKS_PER_PRODUCT
 from kgrec.queries.runner import run
 from kgrec.serving.build import READ_BATCH, fingerprint
 from kgrec.serving.refresh import blocker
 
 #: Bumped when the cached records change meaning; an older cache is rebuilt.
-PATH_INDEX_FORMAT = 1
+PATH_INDEX_FORMAT = 2
 
 Record = dict[str, Any]
 
@@ -185,24 +187,18 @@ class PathIndex:
 
     # -- co-purchase ------------------------------------------------------------------------------
     @cached_property
-    def bought_with(self) -> tuple[Lists, np.ndarray]:
-        """(outgoing BOUGHT_WITH target rows per product, [E, 4] lift, confidence, support, orders)."""
-        prow = self.product_row
-        links = [self.products[p]["bought_with"] for p in self.product_ids]
-        target = np.array([prow.get(link[0], -1) for found in links for link in found], np.int64)
-        values = np.array([link[1:] for found in links for link in found], np.float64).reshape(-1, 4)  # None: NaN
-        source = np.repeat(np.arange(len(links)), [len(found) for found in links])
-        keep = target >= 0
-        indptr = np.zeros(len(links) + 1, np.int64)
-        np.cumsum(np.bincount(source[keep], minlength=len(links)), out=indptr[1:])
-        return Lists(indptr, target[keep]), values[keep]
-
-    @cached_property
     def bought_with_into(self) -> tuple[Lists, np.ndarray]:
-        """(incoming BOUGHT_WITH source rows per product, their [E, 4] values), for ``x → p`` lookups."""
-        out, values = self.bought_with
-        into, order = out.transpose(len(self.product_ids))
-        return into, values[order]
+        """(each product's strongest incoming BOUGHT_WITH source rows, their [E, 4] lift, confidence,
+        support and orders; NaN for null), for ``x -> p`` lookups."""
+        prow = self.product_row
+        links = [self.products[p]["bought_with_into"] for p in self.product_ids]
+        source = np.array([prow.get(link[0], -1) for found in links for link in found], np.int64)
+        values = np.array([link[1:] for found in links for link in found], np.float64).reshape(-1, 4)  # None: NaN
+        target = np.repeat(np.arange(len(links)), [len(found) for found in links])
+        keep = source >= 0
+        indptr = np.zeros(len(links) + 1, np.int64)
+        np.cumsum(np.bincount(target[keep], minlength=len(links)), out=indptr[1:])
+        return Lists(indptr, source[keep]), values[keep]
 
     def warm(self) -> PathIndex:
         """Derive every array now (a server does it once, off the request path)."""
@@ -248,7 +244,8 @@ def path_fingerprint(conn: GraphConnection) -> dict[str, int]:
 def _read_products(conn: GraphConnection, product_ids: Iterable[str]) -> dict[str, Record]:
     out: dict[str, Record] = {}
     for chunk in batched(product_ids, READ_BATCH):
-        out |= {r["product_id"]: r for r in run(conn, "path_index_products", product_ids=chunk)}
+        found = run(conn, "path_index_products", product_ids=chunk, links_per_product=LINKS_PER_PRODUCT)
+        out |= {r["product_id"]: r for r in found}
     return out
 
 

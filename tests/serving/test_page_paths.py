@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from kgrec.kg.bundle_mining import mine_bundles
@@ -11,6 +12,7 @@ from kgrec.kg.connection import GraphConnection
 from kgrec.kg.copurchase import recompute_bought_with
 from kgrec.kg.schema import Label, Rel
 from kgrec.queries.runner import run
+from kgrec.serving import path_index
 from kgrec.serving.page_paths import page_rows
 from kgrec.serving.path_index import PathIndex, build_path_index, refresh_path_index
 from tests.shop_graphs import build_shop_graph, write_orders
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.neo4j
 
 def cypher_rows(conn: GraphConnection, user_id: str, product_ids: list[str], limit: int) -> tuple[Any, Any]:
     params = {"user_id": user_id, "product_ids": product_ids, "limit": limit}
-    rows = run(conn, "explain_page", **params)
+    rows = run(conn, "explain_page", **params, links_per_product=path_index.LINKS_PER_PRODUCT)
     similar = {r["product_id"]: r for r in run(conn, "explain_page_users", **params)}
     return rows, similar
 
@@ -77,6 +79,11 @@ def test_rows_match_cypher_on_a_themed_shop_with_bundles(graph: GraphConnection)
     assert index.bundles and len(index.product_ids) == len(shop.products)
     compared = assert_same_rows(graph, index, shop.users, 3)
     assert compared == len(shop.users) * len(shop.products)
+    with pytest.MonkeyPatch.context() as patch:  # each product's 2 strongest links only: both sides agree
+        patch.setattr(path_index, "LINKS_PER_PRODUCT", 2)
+        capped = build_path_index(graph).warm()
+        assert max(np.diff(capped.bought_with_into[0].indptr)) == 2
+        assert_same_rows(graph, capped, shop.users[:8], 3)
 
     # new orders, a new customer and a new product: refreshed incrementally, still the same rows
     newest = max(ts for _, _, ts, _ in shop.orders)
