@@ -44,17 +44,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(env: dict[str, str], checkpoint: Path, token: str, log: Path, refresh_s: float = 5.0) -> Iterator[str]:
-    """``kgrec serve`` on a free loopback port with ``checkpoint`` and ``--token``; yields its base URL once
-    the model is loaded. Its output goes to ``log``; it is terminated (then killed) on exit."""
+def served(env: dict[str, str], checkpoint: Path, token: str, log: Path, refresh_s: float = 5.0,
+           workers: int = 1) -> Iterator[str]:  # fmt: skip
+    """``kgrec serve`` (``workers`` processes) on a free loopback port with ``checkpoint`` and ``--token``;
+    yields its base URL once the model is loaded. Its output goes to ``log``; it is terminated (then
+    killed) on exit."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [KGREC, "serve", "--port", str(port), "--checkpoint", str(checkpoint), "--token", token,
-               "--refresh-s", str(refresh_s), "--no-bundle-gnn"]  # fmt: skip
+               "--refresh-s", str(refresh_s), "--no-bundle-gnn", "--workers", str(workers)]  # fmt: skip
     with log.open("w") as out:
         child = subprocess.Popen(command, env={**env, "KGREC_API_TOKEN": ""}, stdout=out, stderr=subprocess.STDOUT)
         try:
-            wait_loaded(base, child, timeout_s=600)
+            wait_loaded(base, child, timeout_s=600, in_a_row=1 if workers == 1 else 20)
             yield base
         finally:
             child.terminate()
@@ -65,16 +67,21 @@ def served(env: dict[str, str], checkpoint: Path, token: str, log: Path, refresh
                 child.wait(30)
 
 
-def wait_loaded(base: str, child: subprocess.Popen[bytes], timeout_s: float) -> None:
-    """Until ``/health`` reports the model loaded; raises if the server exits or the time runs out."""
+def wait_loaded(base: str, child: subprocess.Popen[bytes], timeout_s: float, in_a_row: int = 1) -> None:
+    """Until ``/health`` (a new connection each time: any worker process may answer) reports the model
+    loaded ``in_a_row`` times running; raises if the server exits or the time runs out."""
     deadline = time.monotonic() + timeout_s
+    streak = 0
     while time.monotonic() < deadline:
         if child.poll() is not None:
             raise RuntimeError(f"kgrec serve exited with {child.returncode} before loading its model")
+        loaded = False
         with suppress(httpx.HTTPError, ValueError):
-            if httpx.get(f"{base}/health", timeout=5).json().get("model_loaded"):
-                return
-        time.sleep(0.5)
+            loaded = bool(httpx.get(f"{base}/health", timeout=5).json().get("model_loaded"))
+        streak = streak + 1 if loaded else 0
+        if streak >= in_a_row:
+            return
+        time.sleep(0.5 if not loaded else 0.02)
     raise RuntimeError(f"kgrec serve did not load its model within {timeout_s} s")
 
 

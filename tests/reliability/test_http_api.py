@@ -44,7 +44,8 @@ class Served:
 def served_demo(
     session_graph: GraphConnection, test_credentials: Neo4jCredentials, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    """The demo-sample slice in the graph, a KGCF trained on it and ``kgrec serve --token`` over both."""
+    """The demo-sample slice in the graph, a KGCF trained on it and ``kgrec serve --token --workers 2``
+    over both (each worker process loads the model; any may answer)."""
     work = tmp_path_factory.mktemp("served")
     conn = session_graph
     conn.clear()
@@ -61,7 +62,7 @@ def served_demo(
     )
     assert result.checkpoint is not None
     env = cli_env(test_credentials, work / "state")
-    with served(env, Path(result.checkpoint), TOKEN, work / "serve.log") as base:
+    with served(env, Path(result.checkpoint), TOKEN, work / "serve.log", workers=2) as base:  # kgrec serve --workers
         yield Served(base, env, known_ids(conn))
 
 
