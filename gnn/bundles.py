@@ -397,3 +397,68 @@ def compose_bundle(
     prices = [i.price for i in items]
     total_price = None if any(p is None for p in prices) else round(sum(prices), 2)  # type: ignore[arg-type]
     return ComposedBundle(user_id, anchor_product, items, round(sum(i.score for i in items), 6), total_price)
+
+
+@dataclass(frozen=True)
+class SessionBundle:
+    """A bundle composed around a session: the session's products first, then those added, in the order chosen."""
+
+    basket: list[str]
+    items: list[ComposedItem]
+    added: int
+    total_score: float
+    total_price: float | None
+
+
+def compose_for_session(
+    conn: GraphConnection,
+    product_ids: Sequence[str],
+    *,
+    size: int = 3,
+    budget: float | None = None,
+    model: ModelLink | None = None,
+    diversity: float = ComposeWeights().diversity,
+    duplicate_cosine: float = 0.9,
+    type_attribute: str = "type",
+    pool: int = 100,
+) -> SessionBundle:
+    """Add up to ``size`` products to a session's (no user needed), greedily, as ``compose_bundle`` does
+    with the session as the user: each step takes the best completion score given everything chosen so
+    far (+ ``diversity`` for a new category), skipping near-duplicates and whatever would take the
+    bundle (the session's products included) over ``budget``."""
+    basket = list(dict.fromkeys(product_ids))
+    if not basket or size < 1 or (budget is not None and budget <= 0):
+        raise BundleError(
+            f"give at least one product id, size >= 1 and a positive budget (size={size}, budget={budget})"
+        )
+    require_products(conn, basket)
+    details = product_details(conn, basket)
+    chosen = list(basket)
+    items = [ComposedItem(p, details[p]["title"], details[p]["price"], 0.0, ["in your session"]) for p in basket]
+    while len(chosen) < len(basket) + size:
+        left = None if budget is None else budget - sum(details[c]["price"] or 0.0 for c in chosen)
+        if left is not None and left <= 0:
+            break
+        compat = _as_map(complete_basket(conn, chosen, pool, max_price=left, model=model))
+        cands = sorted(set(compat) - set(chosen))
+        details.update(product_details(conn, [c for c in cands if c not in details]))
+        cats = {cat for c in chosen for cat in details[c]["cats"]}
+        best: tuple[float, str] | None = None
+        for c in cands:
+            d = details.get(c)
+            if d is None or _duplicate(d, [details[x] for x in chosen], duplicate_cosine, type_attribute):
+                continue
+            value = compat[c].score + diversity * float(bool(set(d["cats"]) - cats))
+            if best is None or value > best[0]:
+                best = (value, c)
+        if best is None:
+            break
+        value, c = best
+        reasons = list(compat[c].reasons[:2])
+        if set(details[c]["cats"]) - cats:
+            reasons.append("adds a new category: " + ", ".join(sorted(set(details[c]["cats"]) - cats)))
+        chosen.append(c)
+        items.append(ComposedItem(c, details[c]["title"], details[c]["price"], round(value, 6), reasons))
+    prices = [i.price for i in items]
+    total_price = None if any(p is None for p in prices) else round(sum(prices), 2)  # type: ignore[arg-type]
+    return SessionBundle(basket, items, len(items) - len(basket), round(sum(i.score for i in items), 6), total_price)
