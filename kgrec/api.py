@@ -44,6 +44,8 @@ from kgrec.api_models import (
     RecommendedItem,
     ScoreRequest,
     Scores,
+    SessionBundles,
+    SessionBundlesRequest,
     SessionRequest,
     WriteBackOut,
     WriteBackRequest,
@@ -390,6 +392,15 @@ def _add_routes(app: FastAPI, state: AppState) -> None:
         ids = sorted({p for b in page.items for p in b.items})
         facts = {r["product_id"]: (r["title"], r["price"]) for r in run(state.connection(), "product_titles", product_ids=ids)} if ids else {}  # fmt: skip
         return [BundleOut.of_recommendation(b, facts) for b in page.items]
+
+    @app.post("/bundles/session", response_model=SessionBundles, tags=["bundles"])
+    def session_bundles(request: SessionBundlesRequest) -> SessionBundles:
+        """Bundles for a visitor's session (its products, no user id), and one composed around it."""
+        page = serving.recommend_bundles_for_session(request.product_ids, request.k,
+                                                     compose_size=request.compose_size, budget=request.budget)  # fmt: skip
+        ids = sorted({p for b in page.items for p in b.items})
+        facts = {r["product_id"]: (r["title"], r["price"]) for r in run(state.connection(), "product_titles", product_ids=ids)} if ids else {}  # fmt: skip
+        return SessionBundles.of(page, facts)
 
     @app.post("/bundles/compose", response_model=BundleOut, tags=["bundles"])
     def compose(request: ComposeRequest) -> BundleOut:

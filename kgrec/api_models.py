@@ -15,7 +15,7 @@ from kgrec.queries.explain import Explanation
 from kgrec.serving.types import ScoredProduct
 
 if TYPE_CHECKING:
-    from kgrec.gnn.bundle_recs import BundleRecommendation
+    from kgrec.gnn.bundle_recs import BundleRecommendation, SessionBundlePage
     from kgrec.gnn.bundles import ComposedBundle
 
 #: An id in a request body: 1–200 characters.
@@ -156,6 +156,35 @@ class ComposeRequest(BaseModel):
     )
     size: int = Field(3, ge=2, le=20)
     budget: float | None = Field(None, gt=0)
+
+
+class SessionBundlesRequest(BaseModel):
+    product_ids: list[Id] = Field(min_length=1, max_length=200, description="the session's products")
+    k: int = Field(5, ge=1, le=50)
+    compose_size: int = Field(
+        3, ge=0, le=20, description="products to add in a bundle built around the session (0: none)"
+    )
+    budget: float | None = Field(None, gt=0, description="ceiling on the composed bundle's total price")
+
+
+class SessionBundles(BaseModel):
+    basket: list[str]
+    items: list[BundleOut]
+    how: str = Field(description="the score parts fused to rank the bundles")
+    composed: BundleOut | None = None
+    note: str | None = Field(None, description="why the list is empty, and what to do")
+
+    @classmethod
+    def of(cls, page: SessionBundlePage, facts: dict[str, tuple[str | None, float | None]]) -> SessionBundles:
+        """The page; ``facts`` gives (title, price) of the recommended bundles' products."""
+        composed = None
+        if page.composed is not None:
+            c = page.composed
+            products = [BundleItem(product_id=i.product_id, score=i.score, title=i.title, price=i.price,
+                                   reasons=list(i.reasons)) for i in c.items]  # fmt: skip
+            composed = BundleOut(score=c.total_score, total_price=c.total_price, products=products, source="composed")
+        return cls(basket=page.basket, items=[BundleOut.of_recommendation(b, facts) for b in page.items],
+                   how=page.how, composed=composed, note=page.note)  # fmt: skip
 
 
 class Health(BaseModel):

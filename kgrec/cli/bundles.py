@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from kgrec.cli.common import console, open_graph
+
+if TYPE_CHECKING:
+    from kgrec.gnn.bundles import ComposedItem
 
 basket_app = typer.Typer(help="Complete a basket with products bought together.", no_args_is_help=True)
 bundles_app = typer.Typer(help="Recommend, compose and mine product bundles.", no_args_is_help=True)
@@ -51,28 +54,59 @@ def basket_complete(
 
 @bundles_app.command("recommend")
 def bundles_recommend(
-    user_id: str,
+    user_id: Annotated[str | None, typer.Argument(help="a User id of the graph (omit with --basket)")] = None,
+    basket: Annotated[
+        str | None, typer.Option("--basket", help="comma-separated product ids of a session (a visitor, no user)")
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=50)] = 10,
     epochs: Annotated[int, typer.Option(help="train the bundle GNN on the graph first (0: item overlap)")] = 0,
+    compose: Annotated[
+        int,
+        typer.Option(help="with --basket: also compose a bundle adding this many products (0: none)", min=0, max=20),
+    ] = 0,
 ) -> None:
-    """Bundles for a user: the bundle GNN when --epochs > 0, else item overlap + popularity."""
+    """Bundles for a user, or for a session's products with --basket: the bundle GNN when --epochs > 0,
+    else item overlap + popularity."""
     from kgrec.serving import Serving
 
+    products = [b.strip() for b in (basket or "").split(",") if b.strip()]
+    if not user_id and not products:
+        raise typer.BadParameter("name a user, or pass --basket with product ids", param_hint="USER_ID")
     with open_graph() as (settings, conn):
         serving = Serving(lambda: conn, None, settings.device, bundle_epochs=epochs, seed=settings.seed)
         if epochs > 0:
             with console.status(f"training the bundle GNN for {epochs} epochs…"):
                 serving.bundle_model()
-        page = serving.recommend_bundles(user_id, k, use_model=epochs > 0)
-    if page.note:
-        console.print(f"[yellow]no bundles for {escape(user_id)}: {escape(page.note)}[/yellow]")
-        return
-    table = Table(title=f"bundles for {user_id} ({page.how})")
-    for column in ("#", "bundle", "score", "items", "title", "why"):
-        table.add_column(column, justify="right" if column in ("#", "score", "items") else "left")
-    for i, r in enumerate(page.items, 1):
-        table.add_row(str(i), r.bundle_id, f"{r.score:.3f}", str(len(r.items)), escape(r.title or ""),
-                      escape("; ".join(r.reasons)))  # fmt: skip
+        if products:
+            session = serving.recommend_bundles_for_session(products, k, use_model=epochs > 0, compose_size=compose)
+            items, how, note, who = session.items, session.how, session.note, "session " + ", ".join(session.basket)
+            composed = session.composed
+        else:
+            assert user_id is not None
+            page = serving.recommend_bundles(user_id, k, use_model=epochs > 0)
+            items, how, note, who, composed = page.items, page.how, page.note, user_id, None
+    if note:
+        console.print(f"[yellow]no bundles for {escape(who)}: {escape(note)}[/yellow]")
+    else:
+        table = Table(title=f"bundles for {who} ({how})")
+        for column in ("#", "bundle", "score", "items", "title", "why"):
+            table.add_column(column, justify="right" if column in ("#", "score", "items") else "left")
+        for i, r in enumerate(items, 1):
+            table.add_row(str(i), r.bundle_id, f"{r.score:.3f}", str(len(r.items)), escape(r.title or ""),
+                          escape("; ".join(r.reasons)))  # fmt: skip
+        console.print(table)
+    if composed is not None:
+        _composed_table(f"composed around the session (score {composed.total_score:.3f})", composed.items)
+
+
+def _composed_table(title: str, items: list[ComposedItem]) -> None:
+    table = Table(title=title)
+    for column in ("#", "product", "price", "title", "why"):
+        table.add_column(column, justify="right" if column in ("#", "price") else "left")
+    for i, item in enumerate(items, 1):
+        table.add_row(
+            str(i), item.product_id, _price(item.price), escape(item.title or ""), escape("; ".join(item.reasons))
+        )
     console.print(table)
 
 

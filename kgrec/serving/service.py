@@ -49,7 +49,7 @@ from kgrec.serving.types import Ranked, RefreshReport, ScoredProduct, WriteBackS
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from kgrec.gnn.bundle_recs import BundleModelLink, BundleRecommendation
+    from kgrec.gnn.bundle_recs import BundleModelLink, BundleRecommendation, SessionBundlePage
     from kgrec.gnn.bundles import ComposedBundle
 
 log = logging.getLogger(__name__)
@@ -337,6 +337,26 @@ class Serving:
             note = ("the graph has no Bundle nodes this user has not seen yet: run `kgrec bundles mine` to mine "
                     "bundles from orders, ingest a shop with bundles.csv, or compose one with `kgrec bundles compose`")  # fmt: skip
         return BundlePage(user_id, items, how, note)
+
+    def recommend_bundles_for_session(self, product_ids: Sequence[str], k: int = 5, use_model: bool = True,
+                                      compose_size: int = 0, budget: float | None = None) -> SessionBundlePage:  # fmt: skip
+        """Bundle nodes for a session's products (a visitor, no user id): item overlap + popularity, and
+        bundle EASE + the bundle GNN (inductively) when the graph has user–bundle interactions;
+        ``compose_size`` > 0 also builds a bundle of that many products around the session."""
+        from kgrec.gnn.bundle_recs import SessionBundlePage, recommend_bundles_for_session
+        from kgrec.gnn.bundles import ModelLink, compose_for_session
+
+        model = self.bundle_model() if use_model else None
+        items, how = recommend_bundles_for_session(self.conn, product_ids, k, model)
+        composed = None
+        if compose_size > 0:
+            link = ModelLink(_IndexScorer(self.index), self.index.product_row) if self.index is not None else None
+            composed = compose_for_session(self.conn, product_ids, size=compose_size, budget=budget, model=link)
+        note = None
+        if not items:
+            note = ("the graph has no Bundle nodes: run `kgrec bundles mine` to mine bundles from orders, ingest a "
+                    "shop with bundles.csv, or compose one around the session (`--compose 3`, `compose_size`)")  # fmt: skip
+        return SessionBundlePage(list(dict.fromkeys(product_ids)), items, how, note, composed)
 
     def compose_bundle(self, user_id: str, anchor_product_id: str | None = None, size: int = 3,
                        budget: float | None = None) -> ComposedBundle:  # fmt: skip
