@@ -2,7 +2,7 @@
 while ``kgrec ingest`` writes new orders into the same graph.
 
 The graph is the first 300 orders of the demo sample (all its products and users); KGCF is trained
-on it for two epochs, with seeded stand-in text vectors instead of ``kgrec embed`` (the sentence
+on it for five epochs, with seeded stand-in text vectors instead of ``kgrec embed`` (the sentence
 model would cost a minute; ``bench/reliability.py`` runs the full pipeline). Slow tests (marker
 ``slow``; ``make test`` runs them); about two minutes together on two cores.
 """
@@ -57,10 +57,12 @@ def served_demo(
         RunConfig(
             model="kgcf",
             out_dir=str(work / "state" / "runs" / "kgcf"),
-            train=TrainConfig(epochs=2, progress=False, device="cpu"),
+            train=TrainConfig(epochs=5, progress=False, device="cpu"),
         ),
     )
-    assert result.checkpoint is not None
+    # 2 epochs left validation at one hit among 13 customers, which one run missed: the server then
+    # (rightly) refuses the checkpoint; 5 epochs reach recall@20 0.05
+    assert result.checkpoint is not None and result.learned, result.best_valid
     env = cli_env(test_credentials, work / "state")
     with served(env, Path(result.checkpoint), TOKEN, work / "serve.log", workers=2) as base:  # kgrec serve --workers
         yield Served(base, env, known_ids(conn))
