@@ -106,8 +106,9 @@ class Names:
 class PathIndex:
     """The facts of :mod:`kgrec.serving.page_paths`, over the graph's products, users and bundles.
 
-    ``records`` hold the query rows as read (the cache and the incremental refresh work on them);
-    the arrays are derived from them once (:meth:`from_records`).
+    ``products``, ``users`` and ``bundles`` hold the query rows as read (the cache and the
+    incremental refresh work on them); the arrays are derived from them on first use, or all at
+    once by :meth:`warm`.
     """
 
     fingerprint: dict[str, int]
