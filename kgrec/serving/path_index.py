@@ -236,10 +236,11 @@ def _json_default(value: Any) -> Any:
 
 
 # -- reading the graph ------------------------------------------------------------------------------
-def path_fingerprint(conn: GraphConnection) -> dict[str, int]:
-    """The serving fingerprint plus the bundle, brand and attribute counts explanations also read."""
+def path_fingerprint(conn: GraphConnection, served: dict[str, int] | None = None) -> dict[str, int]:
+    """The serving fingerprint (``served`` when the caller just read it) plus the bundle, brand and
+    attribute counts explanations also read."""
     row = run(conn, "path_index_fingerprint")[0]
-    return fingerprint(conn) | {k: int(v or 0) for k, v in row.items()}
+    return (served if served is not None else fingerprint(conn)) | {k: int(v or 0) for k, v in row.items()}
 
 
 def _read_products(conn: GraphConnection, product_ids: Iterable[str]) -> dict[str, Record]:
@@ -257,23 +258,24 @@ def _read_users(conn: GraphConnection, user_ids: Iterable[str]) -> dict[str, Rec
     return out
 
 
-def build_path_index(conn: GraphConnection) -> PathIndex:
+def build_path_index(conn: GraphConnection, served: dict[str, int] | None = None) -> PathIndex:
     """Read the whole path index from the graph (fingerprint first: a change during the read shows
-    at the next refresh)."""
-    fp = path_fingerprint(conn)
+    at the next refresh; ``served``: the serving fingerprint, when the caller just read it)."""
+    fp = path_fingerprint(conn, served)
     products = _read_products(conn, read_node_ids(conn, Label.PRODUCT))
     users = _read_users(conn, read_node_ids(conn, Label.USER))
     return PathIndex(fp, products, users, run(conn, "path_index_bundles"))
 
 
-def refresh_path_index(index: PathIndex, conn: GraphConnection) -> PathIndex:
+def refresh_path_index(index: PathIndex, conn: GraphConnection, served: dict[str, int] | None = None) -> PathIndex:
     """``index`` when the graph is unchanged; after new orders, users and products only what they
-    touched is re-read (their products' links and their users' purchases); anything else rebuilds."""
-    fp = path_fingerprint(conn)
+    touched is re-read (their products' links and their users' purchases); anything else rebuilds.
+    ``served``: the serving fingerprint, when the caller just read it."""
+    fp = path_fingerprint(conn, served)
     if fp == index.fingerprint:
         return index
     if blocker(index.fingerprint, fp) is not None:
-        return build_path_index(conn)
+        return build_path_index(conn, fp)
     lines = run(conn, "serving_order_lines_since", since=index.fingerprint["newest_order"])
     products = {r["product_id"] for r in lines}
     users = {r["user_id"] for r in lines}
@@ -284,5 +286,5 @@ def refresh_path_index(index: PathIndex, conn: GraphConnection) -> PathIndex:
     fresh = PathIndex(fp, index.products | _read_products(conn, sorted(products)),
                       index.users | _read_users(conn, sorted(users)), index.bundles)  # fmt: skip
     if len(fresh.products) != fp["products"] or len(fresh.users) != fp["users"]:
-        return build_path_index(conn)  # something else changed as well: read it all
+        return build_path_index(conn, fp)  # something else changed as well: read it all
     return fresh

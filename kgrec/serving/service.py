@@ -127,10 +127,13 @@ class Serving:
             if index is None:
                 cached = ServingIndex.load(path)
                 index = cached if cached is not None and cached.checkpoint == stamp else None
+            paths_file = path.with_name(path.stem.replace(".serving-", ".paths-") + ".json")
             report = RefreshReport("rebuild", reason="no cache next to the checkpoint")
             if index is not None:
                 fresh, report = refresh_index(index, conn)
                 if fresh is not None and report.kind == "unchanged" and self.index is index:
+                    if self.use_path_index:  # bundles, brands or attributes may have changed all the same
+                        self._refresh_paths(paths_file, index.fingerprint)
                     self.last_refresh = report
                     return report
                 index = fresh
@@ -147,7 +150,7 @@ class Serving:
             self.index = index
             self.load_error = None
             if self.use_path_index:
-                self._refresh_paths(path.with_name(path.stem.replace(".serving-", ".paths-") + ".json"))
+                self._refresh_paths(paths_file, index.fingerprint)
             self.last_refresh = RefreshReport(report.kind, report.new_orders, report.new_order_lines,
                                               report.new_users, report.new_products, time.perf_counter() - t0,
                                               report.reason)  # fmt: skip
@@ -155,11 +158,14 @@ class Serving:
 
     refresh = load
 
-    def _refresh_paths(self, path: Path) -> None:
-        """Load, refresh or build the path index (cached at ``path``); arrays derived off the request path."""
+    def _refresh_paths(self, path: Path, served: dict[str, int]) -> None:
+        """Load, refresh or build the path index (cached at ``path``) against the graph whose serving
+        fingerprint the index was just refreshed to (``served``: not read twice); arrays derived off
+        the request path."""
         t0 = time.perf_counter()
         paths = self.paths or PathIndex.load(path)
-        fresh = refresh_path_index(paths, self.conn) if paths is not None else build_path_index(self.conn)
+        conn = self.conn
+        fresh = refresh_path_index(paths, conn, served) if paths is not None else build_path_index(conn, served)
         if fresh is not self.paths:
             self.paths = fresh.warm()
             try:

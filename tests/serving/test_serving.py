@@ -93,6 +93,14 @@ def test_page_explanations_from_the_path_index_equal_the_cypher_ones(
         assert explained == slow.explain_page(page, 3)
     cached = list(ckpt.parent.glob("*.paths-*.json"))  # cached next to the serving index
     assert len(cached) == 1 and cached[0].stat().st_size > 0
+    session_graph.write(  # a bundle and nothing else: the serving index is unchanged, the path index is not
+        f"MATCH (a:{Label.PRODUCT} {{id: 'P000'}}), (b:{Label.PRODUCT} {{id: 'P001'}}) "
+        f"CREATE (n:{Label.BUNDLE} {{id: 'B-new', title: 'new'}}) CREATE (n)-[:{Rel.INCLUDES}]->(a) "
+        f"CREATE (n)-[:{Rel.INCLUDES}]->(b)"
+    )
+    assert fast.refresh().kind == "unchanged"
+    assert [b["bundle_id"] for b in fast.paths.bundles] == ["B-new"]
+    session_graph.write(f"MATCH (n:{Label.BUNDLE} {{id: 'B-new'}}) DETACH DELETE n")
 
 
 def test_fresh_orders_users_and_products_without_retraining(
