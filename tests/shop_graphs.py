@@ -181,3 +181,32 @@ def build_shop(conn: GraphConnection) -> None:
     )
     conn.write("MATCH (u:User {id: 'U2'}), (b:Bundle {id: 'B1'}) CREATE (u)-[:INTERACTED_WITH {count: 1}]->(b)")
     conn.execute("CALL db.awaitIndexes(60)")
+
+
+def build_bundle_families(conn: GraphConnection) -> None:
+    """Two bundle families: b0/b1 over p0–p2 (taken by u0–u3, who bought p0–p2; u0 did not take b1),
+    b2/b3 over p3–p5 (u4–u7, who bought p3–p5), and one mined bundle over p0 and p2."""
+    conn.write("UNWIND range(0, 5) AS i CREATE (:Product {id: 'p' + i, title: 'P' + i})")
+    conn.write(
+        "UNWIND $rows AS r MERGE (b:Bundle {id: r.b}) SET b.source = r.s, b.title = r.b "
+        "WITH b, r UNWIND r.items AS pid MATCH (p:Product {id: pid}) CREATE (b)-[:INCLUDES]->(p)",
+        {
+            "rows": [
+                {"b": "b0", "s": "shop", "items": ["p0", "p1"]},
+                {"b": "b1", "s": "shop", "items": ["p1", "p2"]},
+                {"b": "b2", "s": "shop", "items": ["p3", "p4"]},
+                {"b": "b3", "s": "shop", "items": ["p4", "p5"]},
+                {"b": "mined:p0|p2", "s": "mined", "items": ["p0", "p2"]},
+            ]
+        },
+    )
+    rows = [{"u": f"u{u}", "b": b, "items": ["p0", "p1", "p2"]} for u in range(4) for b in ("b0", "b1")] + [
+        {"u": f"u{u}", "b": b, "items": ["p3", "p4", "p5"]} for u in range(4, 8) for b in ("b2", "b3")
+    ]
+    conn.write(
+        "UNWIND $rows AS r MERGE (u:User {id: r.u}) WITH u, r MATCH (b:Bundle {id: r.b}) "
+        "MERGE (u)-[:INTERACTED_WITH]->(b) WITH u, r UNWIND r.items AS pid "
+        "MATCH (p:Product {id: pid}) MERGE (u)-[:PURCHASED]->(p)",
+        {"rows": rows},
+    )
+    conn.write("MATCH (:User {id: 'u0'})-[r:INTERACTED_WITH]->(:Bundle {id: 'b1'}) DELETE r")  # b1: 3 users

@@ -8,36 +8,14 @@ from kgrec.gnn.bundle_recs import fit_bundle_model, recommend_bundles
 from kgrec.gnn.models.bundle_gnn import BundleModelConfig
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import UnknownEntityError
+from tests.shop_graphs import build_bundle_families
 
 pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture()
 def bundles_graph(graph: GraphConnection) -> GraphConnection:
-    graph.write("UNWIND range(0, 5) AS i CREATE (:Product {id: 'p' + i, title: 'P' + i})")
-    graph.write(
-        "UNWIND $rows AS r MERGE (b:Bundle {id: r.b}) SET b.source = r.s, b.title = r.b "
-        "WITH b, r UNWIND r.items AS pid MATCH (p:Product {id: pid}) CREATE (b)-[:INCLUDES]->(p)",
-        {
-            "rows": [
-                {"b": "b0", "s": "shop", "items": ["p0", "p1"]},
-                {"b": "b1", "s": "shop", "items": ["p1", "p2"]},
-                {"b": "b2", "s": "shop", "items": ["p3", "p4"]},
-                {"b": "b3", "s": "shop", "items": ["p4", "p5"]},
-                {"b": "mined:p0|p2", "s": "mined", "items": ["p0", "p2"]},
-            ]
-        },
-    )
-    rows = [{"u": f"u{u}", "b": b, "items": ["p0", "p1", "p2"]} for u in range(4) for b in ("b0", "b1")] + [
-        {"u": f"u{u}", "b": b, "items": ["p3", "p4", "p5"]} for u in range(4, 8) for b in ("b2", "b3")
-    ]
-    graph.write(
-        "UNWIND $rows AS r MERGE (u:User {id: r.u}) WITH u, r MATCH (b:Bundle {id: r.b}) "
-        "MERGE (u)-[:INTERACTED_WITH]->(b) WITH u, r UNWIND r.items AS pid "
-        "MATCH (p:Product {id: pid}) MERGE (u)-[:PURCHASED]->(p)",
-        {"rows": rows},
-    )
-    graph.write("MATCH (u:User {id: 'u0'}), (b:Bundle {id: 'b1'}) MATCH (u)-[r:INTERACTED_WITH]->(b) DELETE r")
+    build_bundle_families(graph)
     return graph
 
 
