@@ -101,9 +101,12 @@ def evaluate_ranking(
     split: str = "test",
     device: torch.device | str | None = None,
 ) -> RankingReport:
-    """Rank all items for every user in ``targets``, masking the pairs in ``exclude``."""
+    """Rank all items for every user in ``targets``, masking the pairs in ``exclude``.
+
+    A cut-off above the catalogue is lowered to its size (a 24-product shop reports ``recall@24``, not an error)."""
     if targets.num_items <= 0:
         raise MetricsError("the split has no items; check the export")
+    ks = sorted({min(k, targets.num_items) for k in ks})
     start_time = time.perf_counter()
     was_training = model.training
     model.eval()

@@ -15,7 +15,7 @@ from kgrec.config import Settings
 from kgrec.gnn.bundles import BasketCompletion, ComposedBundle, complete_basket, compose_bundle
 from kgrec.gnn.checkpoint import load_checkpoint, restore_for_split
 from kgrec.gnn.contract import RecModel
-from kgrec.gnn.data import DataConfig, PreparedData, prepare_data
+from kgrec.gnn.data import DataConfig, PreparedData, prepare_data, refit_data
 from kgrec.gnn.evaluate import ComparisonTable, evaluate_models
 from kgrec.gnn.recommender import Recommendation, Recommender
 from kgrec.gnn.registry import SERVED, model_for_data
@@ -23,6 +23,7 @@ from kgrec.gnn.train import RunConfig, TrainConfig, TrainResult, require_learned
 from kgrec.ingest.pipeline import IngestReport, ingest_source
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.embeddings import EmbedSummary, TextEncoder, embed_products
+from kgrec.kg.errors import ModelError
 from kgrec.kg.export import export_graph
 from kgrec.kg.schema import ensure_schema
 from kgrec.queries.explain import Explanation, explain
@@ -71,12 +72,27 @@ def compare_checkpoints(
 
     The split strategy is the first checkpoint's (so models are tested on what they never saw),
     unless ``strategy`` names another; ``prepare_data`` refuses a split with too few customers.
+    Checkpoints refitted on train + validation (``info["refit"]``) are tested with that history, and
+    the baselines are fitted on it too; they cannot be scored on validation, which they have seen.
     """
     loaded = [(path, load_checkpoint(path)) for path in checkpoints]
     data_config = DataConfig(**loaded[0][1].info["data_config"]) if loaded else DataConfig(seed=seed)
     if strategy is not None:
         data_config = replace(data_config, split=strategy)  # type: ignore[arg-type]
     prepared = prepare_data(export_graph(conn), data_config)
+    refitted = [path for path, ckpt in loaded if ckpt.info.get("refit")]
+    if refitted and split == "valid":
+        raise ModelError(
+            f"{refitted[0]} was refitted on train + validation, so its validation score means nothing: "
+            "evaluate it --on test, or train with `kgrec train --no-refit`"
+        )
+    if refitted:
+        if len(refitted) < len(loaded):
+            raise ModelError(
+                "some checkpoints were refitted on train + validation and some were not: compare runs made "
+                "the same way (`kgrec train` refits by default; --no-refit does not)"
+            )
+        prepared = refit_data(prepared)
     models = {f"{ckpt.name} ({path.parent.name})": restore_for_split(ckpt, prepared) for path, ckpt in loaded}
     if with_baselines:
         models |= fit_baselines(prepared)
@@ -86,20 +102,24 @@ def compare_checkpoints(
 def train_and_compare(
     prepared: PreparedData, run_dir: Path, settings: Settings, epochs: int
 ) -> tuple[dict[str, TrainResult], ComparisonTable, Path]:
-    """Train the served model (KGCF) and LightGCN on the same split, compare them with the baselines on test.
+    """Train the served model (KGCF) and LightGCN, compare them with the baselines on test: the standard protocol.
 
-    ModelError (from ``require_learned``) when the served model learned nothing: it is not served.
+    Each model is selected on validation (early stopping; KGCF's fusion weights when validation is big
+    enough, ``gnn.train.choose_fusion``), then refitted on train + validation, like the baselines, and
+    tested once with that history. ModelError (from ``require_learned``) when the served model learned
+    nothing: it is not served.
     """
     train = TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device)
     results: dict[str, TrainResult] = {}
     models = {}
     for name in (SERVED, "lightgcn"):
-        model, result = train_prepared(prepared, RunConfig(model=name, train=train, out_dir=str(run_dir)))
+        model, result = train_prepared(prepared, RunConfig(model=name, train=train, out_dir=str(run_dir), refit=True))
         models[name] = model
         results[name] = result
     require_learned(results[SERVED])
-    models |= fit_baselines(prepared)
-    table = evaluate_models(models, prepared.split, on="test")
+    refit = refit_data(prepared)
+    models |= fit_baselines(refit)
+    table = evaluate_models(models, refit.split, on="test")
     return results, table, Path(results[SERVED].checkpoint or "")
 
 

@@ -26,6 +26,7 @@ from kgrec.config import Settings
 from kgrec.kg.errors import ConnectionLostError, KgrecError, Neo4jUnavailableError
 
 if TYPE_CHECKING:  # the driver (and pandas under it) loads only in commands that open the graph
+    from kgrec.gnn.train import TrainResult
     from kgrec.kg.connection import GraphConnection
 
 #: What to do when the server goes away mid-command; commands that can be safely re-run say so.
@@ -149,6 +150,21 @@ def open_graph(
         settings = settings or Settings()
         with GraphConnection(settings.credentials()) as conn:
             yield settings, conn
+
+
+def run_summary(result: TrainResult) -> str:
+    """One line on how the checkpoint was chosen: fusion weights (chosen or kept, and why) and the refit."""
+    parts = []
+    fusion = result.fusion
+    if fusion:
+        weights = f"EASE {fusion['fuse_weight']:g}, trend {fusion['trend_weight']:g}"
+        kept = fusion.get("kept_defaults")
+        parts.append(f"fusion {weights} (" + (f"defaults kept: {kept}" if kept else "chosen on validation") + ")")
+    if result.refit_epochs:
+        parts.append(f"refitted on train + validation for {result.refit_epochs} epochs ({result.refit_seconds:.0f} s)")
+    else:
+        parts.append("not refitted: the checkpoint is the selection run")
+    return "; ".join(parts)
 
 
 def newest_checkpoint(settings: Settings, kind: str | None = None) -> Path | None:

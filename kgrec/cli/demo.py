@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from kgrec.cli.common import console, failing_cleanly
+from kgrec.cli.common import console, failing_cleanly, run_summary
 from kgrec.config import Settings
 
 if TYPE_CHECKING:  # the pipeline imports torch: only `kgrec demo` pays for it
@@ -31,7 +31,11 @@ def print_demo(report: DemoReport) -> None:
             f"{name}: best epoch {result.best_epoch}, valid {result.metric} {result.best_valid:.4f}, "
             f"{result.seconds:.0f} s on {result.device}; curves {result.plot}"
         )
-    table = Table(title="test split (temporal), full ranking over all products, training items masked")
+        console.print(f"  {run_summary(result)}")
+    table = Table(
+        title="test split (temporal): every model refitted on train + validation, full ranking over all "
+        "products, purchases before the test period masked"
+    )
     for column in ("model", *METRICS):
         table.add_column(column, justify="left" if column == "model" else "right")
     for name, r in report.comparison.reports.items():

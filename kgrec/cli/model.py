@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kgrec.cli.common import console, fail, failing_cleanly, newest_checkpoint, open_graph
+from kgrec.cli.common import console, fail, failing_cleanly, newest_checkpoint, open_graph, run_summary
 from kgrec.config import Settings
 
 if TYPE_CHECKING:
@@ -87,8 +87,15 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[
             Path | None, typer.Option(help="continue the interrupted run in this folder from its last finished epoch")
         ] = None,
+        refit: Annotated[
+            bool,
+            typer.Option(
+                "--refit/--no-refit",
+                help="after selection on validation, train again on train + validation (checkpoint and test use it)",
+            ),
+        ] = True,
     ) -> None:
-        """Export the graph, split it (temporal for orders), train with early stopping, test, checkpoint."""
+        """Export the graph, split it (temporal for orders), select on validation, refit, test, checkpoint."""
         from kgrec.gnn.data import DataConfig, prepare_data
         from kgrec.gnn.plots import history_table
         from kgrec.gnn.registry import model_names
@@ -124,6 +131,7 @@ def register(app: typer.Typer) -> None:
                 resume=resume is not None,
             ),
             out_dir=str(run_dir),
+            refit=refit and not incremental,  # a fine-tuned checkpoint keeps its warm start
         )
         with open_graph(settings) as (_, conn):
             prepared = prepare_data(export_graph(conn), config.data)
@@ -146,6 +154,7 @@ def register(app: typer.Typer) -> None:
             f"best epoch {result.best_epoch}: valid {result.metric} = {result.best_valid:.4f} "
             f"({result.seconds:.0f} s on {result.device})"
         )
+        console.print(run_summary(result))
         if result.test:
             console.print(
                 "test: "

@@ -10,11 +10,13 @@ import torch
 
 from kgrec.gnn.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from kgrec.gnn.contract import Interactions, LinkSplit, RecModel, TrainBatch
-from kgrec.gnn.data import DataConfig, align_id_index, build_hetero_data, prepare_data
+from kgrec.gnn.data import DataConfig, align_id_index, build_hetero_data, prepare_data, refit_data
 from kgrec.gnn.models.hetero_sage import HeteroSAGE
+from kgrec.gnn.models.kgcf import KGCF, KGCFConfig
 from kgrec.gnn.models.lightgcn import LightGCNConfig, LightGCNRec
 from kgrec.gnn.registry import model_for_data
 from kgrec.gnn.train import (
+    MIN_SELECTION_USERS,
     RunConfig,
     TrainConfig,
     Validation,
@@ -22,10 +24,12 @@ from kgrec.gnn.train import (
     run_training,
     train_model,
     train_on_graph,
+    train_prepared,
 )
 from kgrec.kg.connection import GraphConnection
 from kgrec.kg.errors import ModelError
 from kgrec.kg.export import export_graph
+from kgrec.pipeline import compare_checkpoints
 from tests.shop_graphs import build_shop_graph, set_random_vectors
 
 FAST = TrainConfig(epochs=6, batch_size=64, patience=100, lr=0.01, progress=False)
@@ -235,3 +239,33 @@ def test_a_metric_that_never_leaves_zero_is_not_learned_and_not_served() -> None
     assert rising.learned and require_learned(rising) is rising and rising.best_epoch == 3
     no_validation = run_training(model, lambda e: [1.0], loss, None, config)
     assert no_validation.learned  # nothing measured: nothing to refuse
+
+
+def test_refit_trains_on_train_and_validation_and_small_splits_keep_fusion_defaults(
+    graph: GraphConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = build_shop_graph(graph, n_users=20, per_theme=6, orders_per_user=5)
+    set_random_vectors(graph, shop.products, dim=8)
+    prepared = prepare_data(export_graph(graph), DataConfig(valid_frac=0.15, test_frac=0.15, min_eval_users=3))
+    refit = refit_data(prepared)
+    assert refit.split.train.num_edges > prepared.split.train.num_edges
+    model, result = train_prepared(prepared, RunConfig(train=FAST, out_dir=str(tmp_path / "a"), refit=True))
+    assert isinstance(model, KGCF) and model._train is not None
+    assert model._train.num_edges == refit.split.train.num_edges  # the served graph holds the validation pairs
+    assert result.refit_epochs == result.best_epoch and result.fusion is not None
+    defaults = KGCFConfig()
+    users = prepared.split.valid.users().numel()
+    assert result.fusion["kept_defaults"] == f"{users} validation customers < {MIN_SELECTION_USERS}"
+    assert (result.fusion["fuse_weight"], result.fusion["trend_weight"]) == (
+        defaults.fuse_weight,
+        defaults.trend_weight,
+    )
+    assert result.checkpoint is not None and load_checkpoint(result.checkpoint).info["refit"] is True
+    with pytest.raises(ModelError, match=r"refitted on train \+ validation.*--on test"):
+        compare_checkpoints(graph, [Path(result.checkpoint)], "valid", with_baselines=False)
+    table, tested = compare_checkpoints(graph, [Path(result.checkpoint)], "test")
+    assert tested.split.train.num_edges == refit.split.train.num_edges and "ease" in table.reports
+    monkeypatch.setattr("kgrec.gnn.train.MIN_SELECTION_USERS", 1)
+    _, chosen = train_prepared(prepared, RunConfig(train=FAST, out_dir=str(tmp_path / "b")))
+    assert chosen.fusion is not None and "kept_defaults" not in chosen.fusion and "valid" in chosen.fusion
+    assert chosen.refit_epochs == 0 and load_checkpoint(tmp_path / "b" / "kgcf.pt").info["refit"] is False
