@@ -12,7 +12,8 @@ user interacted with), ``bundle_ease`` (gnn.models.bundle_fusion.BundleEASE: EAS
 Gram matrix also counts shared items and item profiles; every ``EASE_GRID`` x ``PROFILE_INPUTS``
 configuration is a ``tune`` row, the best is tested), ``crosscbr``
 (gnn.models.bundle_gnn.CrossViewBundleModel, trained by ``gnn.train.train_model``: early stopping
-on tune Recall@20 every ``eval_every`` epochs, at most ``epochs``), ``crosscbr-item-view`` (the same
+on tune Recall@20 every ``eval_every`` epochs, at most ``epochs``; every ``GNN_GRID`` configuration a
+``tune`` row, the best by tune Recall@20 tested), ``crosscbr-item-view`` (the same
 GNN scoring every bundle as if it were new, from its items only: how well unseen bundles are ranked
 without retraining) and ``gnn``, the served bundle model: z(crosscbr) + w_e z(bundle_ease) +
 w_p z(log(1 + count)) (gnn.models.bundle_fusion.FusedBundleModel), every ``FUSION_GRID`` weight
@@ -47,6 +48,9 @@ EASE_GRID = [(0.3, 0.3, 1000.0)]
 PROFILE_INPUTS = (0.0, 0.15, 0.3)
 #: (ease_weight, pop_weight) of the fused ``gnn`` tried on tune.
 FUSION_GRID = [(e, p) for e in (0.2, 0.4, 0.6, 0.8, 1.0) for p in (0.0, 0.1)]
+#: CrossCBR configurations tried on tune, as changes to ``main``'s arguments (the first: none); the best by
+#: tune Recall@20 is the one tested and fused.
+GNN_GRID: list[dict[str, float]] = [{}, {"dim": 128}, {"lr": 1e-3}, {"l2": 4e-5}, {"layers": 2}]
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,33 @@ def tune_ease(data: Youshu, train: Interactions) -> tuple[BundleEASE, list[Resul
     return best_model, rows
 
 
+def tune_gnn(
+    data: Youshu, base: dict[str, float], grid: list[dict[str, float]], schedule: TrainConfig
+) -> tuple[CrossViewBundleModel, TrainResult, list[Result]]:
+    """Every ``grid`` change of ``base`` (dim, layers, lr, l2 and the model's loss knobs) trained; tune rows; the best by tune Recall@20."""
+    rows: list[Result] = []
+    best: tuple[float, CrossViewBundleModel, TrainResult] | None = None
+    for change in grid:
+        p = base | change
+        config = BundleModelConfig(
+            dim=int(p["dim"]), layers=int(p["layers"]), temperature=p["temperature"], cl_weight=p["cl_weight"],
+            edge_drop=p["edge_drop"], seed=int(p["seed"]),
+        )  # fmt: skip
+        model, history = train_gnn(data, config, replace(schedule, lr=p["lr"], weight_decay=p["l2"]))
+        tag = label("crosscbr", {k: p[k] for k in ("dim", "layers", "lr", "l2")})
+        at_best = next(s for s in history.history if s.epoch == history.best_epoch).valid
+        rows += [Result(tag, "tune", m, at_best[m]) for m in ("recall@20", "ndcg@20")]
+        rows += [
+            Result(tag, "tune", "best_epoch", history.best_epoch),
+            Result(tag, "tune", "epochs", len(history.history)),
+        ]
+        print(f"{tag}: tune recall@20 {at_best['recall@20']:.4f} at epoch {history.best_epoch}", flush=True)
+        if best is None or at_best["recall@20"] > best[0]:
+            best = (at_best["recall@20"], model, history)
+    assert best is not None
+    return best[1], best[2], rows
+
+
 def tune_fusion(
     gnn: RecModel, ease: BundleEASE, data: Youshu, train: Interactions, weights: list[tuple[float, float]]
 ) -> tuple[FusedBundleModel, list[Result]]:
@@ -212,7 +243,7 @@ def tune_fusion(
 
 
 def main(
-    epochs: int = 32,
+    epochs: int = 100,
     dim: int = 64,
     layers: int = 1,
     lr: float = 3e-3,
@@ -252,9 +283,6 @@ def main(
         results += tested(baseline.name, baseline.score_all)
     ease, grid_rows = tune_ease(data, train)
     results += grid_rows + tested(ease.name, ease.score_all)
-    config = BundleModelConfig(
-        dim=dim, layers=layers, temperature=temperature, cl_weight=cl_weight, edge_drop=edge_drop, seed=seed
-    )
     schedule = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
@@ -269,7 +297,10 @@ def main(
         progress=False,
         verbose=True,
     )
-    model, history = train_gnn(data, config, schedule)
+    base = {"dim": dim, "layers": layers, "lr": lr, "l2": l2, "temperature": temperature}
+    base |= {"cl_weight": cl_weight, "edge_drop": edge_drop, "seed": seed}
+    model, history, gnn_rows = tune_gnn(data, base, GNN_GRID, schedule)
+    results += gnn_rows
     CACHE.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), CACHE / f"bundle-youshu-{model.name}{tag and '-' + tag}.pt")
     name = model.name

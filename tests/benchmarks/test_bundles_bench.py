@@ -58,3 +58,20 @@ def test_ease_and_fusion_grids_record_every_configuration_on_tune(monkeypatch: p
         (r for r in fusion_rows if r.metric == "recall@20"), key=lambda r: r.value
     ).model  # the kept weights are the tune winner's
     assert best == bench.label("gnn", {"ease": fused.ease_weight, "pop": fused.pop_weight})
+
+
+def test_gnn_grid_trains_every_configuration_and_keeps_the_tune_winner() -> None:
+    from bench import bundle_youshu as bench
+    from kgrec.gnn.train import TrainConfig
+
+    data = tiny_youshu()
+    base = {"dim": 8, "layers": 1, "lr": 0.01, "l2": 0.0, "temperature": 0.25, "cl_weight": 0.0}
+    base |= {"edge_drop": 0.0, "seed": 0}
+    schedule = TrainConfig(epochs=2, batch_size=8, num_negatives=1, k=20, progress=False, device="cpu")
+    model, history, rows = bench.tune_gnn(data, base, [{}, {"dim": 16}], schedule)
+    tags = {r.model for r in rows}
+    assert tags == {"crosscbr[dim=8,layers=1,lr=0.01,l2=0]", "crosscbr[dim=16,layers=1,lr=0.01,l2=0]"}
+    recall = {r.model: r.value for r in rows if r.metric == "recall@20"}
+    winner = max(recall, key=lambda t: recall[t])  # first on ties, as the loop keeps
+    assert model.config.dim == (8 if winner.startswith("crosscbr[dim=8") else 16)
+    assert history.best_epoch in (1, 2)
