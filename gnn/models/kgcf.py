@@ -114,7 +114,16 @@ def ease_weights(train: Interactions, l2: float) -> tuple[sp.csr_matrix, Tensor]
 
 def row_z(scores: Tensor) -> Tensor:
     """Per-row z-score (mean 0, std 1 over the items)."""
-    return (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp_min(1e-8)
+    return row_z_(scores.clone())
+
+
+def row_z_(scores: Tensor) -> Tensor:
+    """:func:`row_z` in place. A page of 1,024 customers x 24,915 products is 100 MB: no temporary
+    of that size is made, and the spread is a vector norm of the centred rows (two fast passes;
+    ``torch.std_mean`` took longer than the sparse EASE product on Amazon-Book)."""
+    scores.sub_(scores.mean(1, keepdim=True))
+    spread = torch.linalg.vector_norm(scores, dim=1, keepdim=True) / max(scores.size(1) - 1, 1) ** 0.5
+    return scores.div_(spread.clamp_min(1e-8))
 
 
 class KGCF(RecModel):
@@ -366,13 +375,15 @@ class KGCF(RecModel):
         cfg = self.config
         if not self._fused():
             return gnn
-        out = cfg.gnn_weight * row_z(gnn)
+        out = row_z_(gnn)  # the GNN scores are computed fresh for each call: standardised in place
+        if cfg.gnn_weight != 1.0:
+            out.mul_(cfg.gnn_weight)
         if self.ease is not None and cfg.fuse_weight > 0:
             ease = torch.sparse.mm(history, self.ease[1]) if history.layout != torch.strided else history @ self.ease[1]
-            out = out + cfg.fuse_weight * row_z(ease.to(gnn.device))
+            out.add_(row_z_(ease.to(gnn.device)).mul_(cfg.fuse_weight))
         if cfg.trend_weight > 0:
             t = self.trend.to(gnn.device)
-            out = out + cfg.trend_weight * ((t - t.mean()) / t.std().clamp_min(1e-8)).unsqueeze(0)
+            out.add_((cfg.trend_weight * ((t - t.mean()) / t.std().clamp_min(1e-8))).unsqueeze(0))
         return out
 
     def score_all(self, users: Tensor) -> Tensor:

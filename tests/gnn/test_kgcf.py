@@ -136,6 +136,15 @@ def test_ease_fusion_and_rp3beta() -> None:
     fused = m.score_all(torch.arange(USERS))
     assert fused.shape == gnn.shape and not torch.allclose(fused, gnn)
     assert torch.allclose(fused.mean(1), torch.zeros(USERS), atol=1e-4)
+    assert m.ease is not None
+    x = torch.from_numpy(m.ease[0].toarray())
+    z = lambda s: (s - s.mean(1, keepdim=True)) / s.std(1, keepdim=True)  # noqa: E731  (module doc's formula)
+    assert torch.allclose(fused, z(gnn) + 0.5 * z(x @ m.ease[1]), atol=1e-5)
+    m.config = replace(m.config, gnn_weight=2.0, trend_weight=1.0)
+    m.trend = t = torch.arange(ITEMS).float()
+    expected = 2.0 * z(gnn) + 0.5 * z(x @ m.ease[1]) + ((t - t.mean()) / t.std()).unsqueeze(0)
+    assert torch.allclose(m.score_all(torch.arange(USERS)), expected, atol=1e-5)
+    assert torch.equal(m.gnn_scores(torch.arange(USERS)), gnn)  # the cached embeddings were not standardised in place
     rp3 = RP3beta(RP3betaConfig(alpha=1.0, beta=0.3, top_k=5))
     rp3.fit(split.train)
     assert evaluate(rp3, split, "valid", ks=(3,))["recall@3"] > 0.3
