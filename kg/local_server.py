@@ -29,6 +29,12 @@ ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 DB_DIR = Path(__file__).resolve().parent.parent / "db"
 
 
+def new_password() -> str:
+    """A random 192-bit password for the local server, in hex: ``token_urlsafe`` may start with ``-``,
+    which ``neo4j-admin`` reads as an option (one fresh server in 64 failed to start that way)."""
+    return secrets.token_hex(24)
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Where a local server keeps its files and which loopback ports it listens on.
@@ -238,7 +244,7 @@ class LocalNeo4j:
         """Generate and set the initial password once, before the database first starts."""
         if self.password_file.exists():
             return
-        password = secrets.token_urlsafe(24)
+        password = new_password()
         env = {**os.environ, "NEO4J_HOME": str(self.state), "NEO4J_CONF": str(self.state / "conf")}
         result = subprocess.run(
             [java, "-cp", f"{jars}/*", ADMIN_TOOL, "dbms", "set-initial-password", password],

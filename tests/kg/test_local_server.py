@@ -9,7 +9,7 @@ import pytest
 
 from kgrec.kg.connection import GraphConnection, Neo4jCredentials, batched
 from kgrec.kg.errors import Neo4jUnavailableError, NotConnectedError, SchemaError
-from kgrec.kg.local_server import LocalNeo4j
+from kgrec.kg.local_server import LocalNeo4j, new_password
 from kgrec.kg.schema import NODE_KEYS, Label, ensure_schema, key_of
 
 
@@ -31,6 +31,11 @@ def test_default_password_is_refused(test_server: LocalNeo4j) -> None:
     creds = Neo4jCredentials(test_server.bolt_uri, "neo4j", "neo4j")
     with pytest.raises(Neo4jUnavailableError, match="refused"):
         GraphConnection(creds).connect()
+
+
+def test_generated_passwords_never_look_like_an_option() -> None:
+    drawn = [new_password() for _ in range(2000)]  # token_urlsafe started with "-" once in 64 draws
+    assert not any(p.startswith("-") for p in drawn) and len(set(drawn)) == 2000 and len(drawn[0]) == 48
 
 
 def test_constructor_does_not_connect() -> None:
